@@ -1,0 +1,112 @@
+/**
+ * Loading the config file: YAML, `${ENV}` substitution, `*_file` secrets, legacy detection, then
+ * the schema. File-system I/O only (never the network). Every error is a ConfigError at start-up.
+ */
+import { existsSync, readFileSync } from 'node:fs'
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml'
+import { ConfigError } from '../errors.js'
+import { isLegacy, migrateLegacy } from './legacy.js'
+import { validateConfig, type Config } from './schema.js'
+
+export interface LoadedConfig {
+  config: Config
+  /** Where it came from, for logs. */
+  source: string
+  legacy: boolean
+  warnings: string[]
+}
+
+export const DEFAULT_CONFIG_FILE = './egauge-bridge.yml'
+
+/**
+ * The config file to use: `--config`, then EGAUGE_BRIDGE_CONFIG, then ./egauge-bridge.yml if it
+ * exists; undefined means demo mode.
+ */
+export function configPath (flag: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  if (flag !== undefined) return flag
+  if (env.EGAUGE_BRIDGE_CONFIG !== undefined && env.EGAUGE_BRIDGE_CONFIG !== '') return env.EGAUGE_BRIDGE_CONFIG
+  return existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined
+}
+
+/** Reads, substitutes and validates a config file; throws ConfigError. */
+export function loadConfigFile (file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new ConfigError('', `cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+  }
+  return { ...loadConfigText(text, env), source: file }
+}
+
+/** Parses config text (modern or legacy); throws ConfigError. */
+export function loadConfigText (text: string, env: NodeJS.ProcessEnv = process.env): Omit<LoadedConfig, 'source'> {
+  const raw = substitute(parseYamlText(text), '', env) ?? {}
+  if (isLegacy(raw)) {
+    const { config, warnings } = migrateLegacy(raw as Record<string, unknown>)
+    return { config: validateConfig(config), legacy: true, warnings }
+  }
+  return { config: validateConfig(raw), legacy: false, warnings: [] }
+}
+
+/** The modern YAML equivalent of a legacy file, for `migrate-config`; throws ConfigError. */
+export function migrateConfigText (text: string): string {
+  const raw = parseYamlText(text)
+  if (!isLegacy(raw)) throw new ConfigError('', 'this file is already in the modern format')
+  const { config, warnings } = migrateLegacy(raw as Record<string, unknown>)
+  const notes = warnings.map((w) => `# note: ${w}\n`).join('')
+  return `# Migrated from a legacy Peper config by egauge-bridge migrate-config.\n${notes}${stringifyYaml(config)}`
+}
+
+function parseYamlText (text: string): unknown {
+  try {
+    // No custom tags, no merge keys: the config is data, never code.
+    return parseYaml(text, { schema: 'core', merge: false, maxAliasCount: 100 })
+  } catch (err) {
+    throw new ConfigError('', `invalid YAML: ${(err as Error).message.split('\n')[0]}`)
+  }
+}
+
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g
+const FILE_KEYS = new Set(['password_file', 'token_file', 'bearer_token_file', 'mdp_file'])
+
+/**
+ * Replaces `${VAR}` in every string (an unset variable is an error naming the key) and turns
+ * `x_file: path` into `x: <file content>` (trailing newline trimmed).
+ */
+function substitute (value: unknown, path: string, env: NodeJS.ProcessEnv): unknown {
+  if (typeof value === 'string') {
+    return value.replace(ENV_REF, (_, name: string) => {
+      const v = env[name]
+      if (v === undefined) throw new ConfigError(path, `environment variable ${name} is not set`)
+      return v
+    })
+  }
+  if (Array.isArray(value)) return value.map((v, i) => substitute(v, `${path}[${i}]`, env))
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const [key, v] of Object.entries(value)) {
+      const keyPath = path === '' ? key : `${path}.${key}`
+      const resolved = substitute(v, keyPath, env)
+      if (FILE_KEYS.has(key)) {
+        const target = key.slice(0, -'_file'.length)
+        if (key in out || target in (value as object)) throw new ConfigError(keyPath, `set ${target} or ${key}, not both`)
+        out[target] = readSecret(resolved, keyPath)
+      } else {
+        out[key] = resolved
+      }
+    }
+    return out
+  }
+  return value
+}
+
+function readSecret (file: unknown, path: string): string {
+  if (typeof file !== 'string' || file === '') throw new ConfigError(path, 'must be a file path')
+  try {
+    return readFileSync(file, 'utf8').replace(/\r?\n$/, '')
+  } catch (err) {
+    // The path is not a secret; the content would be.
+    throw new ConfigError(path, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
+  }
+}

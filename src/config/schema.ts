@@ -1,0 +1,301 @@
+/**
+ * The configuration schema (DESIGN §7): strict validation of the raw YAML object, every default in
+ * one place, and the only snake_case → camelCase mapping in the code base. Pure: secrets have
+ * already been substituted by the loader. Throws ConfigError naming the key's path.
+ */
+import { ConfigError } from '../errors.js'
+import type { Precision, Schema } from '../formats/influx.js'
+import { parseDuration, parseSize } from './duration.js'
+
+export interface SensorConfig {
+  name: string
+  url: string
+  username: string | undefined
+  password: string | undefined
+  tlsInsecure: boolean
+  /** EG30xx meters speak only TLS 1.0, which OpenSSL 3 refuses by default. */
+  tlsLegacy: boolean
+  timeoutMs: number
+  maxResponseBytes: number
+  tags: Record<string, string>
+  registers: string[] | undefined
+  /** Legacy Peper schema only: register → unit from `Registre`. */
+  registerUnits: Record<string, string> | undefined
+}
+
+export type ServerAuth =
+  | { kind: 'none' }
+  | { kind: 'bearer', token: string }
+  | { kind: 'basic', username: string, password: string }
+
+export interface ServerConfig {
+  host: string
+  port: number
+  cacheTtlMs: number
+  auth: ServerAuth
+}
+
+export interface InfluxConfig {
+  version: 1 | 2
+  url: string
+  database: string
+  retentionPolicy: string
+  username: string | undefined
+  password: string | undefined
+  org: string
+  bucket: string
+  token: string | undefined
+  measurement: string
+  schema: Schema
+  createDatabase: boolean
+  timeoutMs: number
+  batchSize: number
+}
+
+export interface PushConfig {
+  intervalMs: number
+  stepSeconds: number
+  concurrency: number
+  stateFile: string
+}
+
+export interface Config {
+  server: ServerConfig
+  sensors: SensorConfig[]
+  influx: InfluxConfig
+  push: PushConfig
+}
+
+/** Every default, in one place. The README's configuration table is written from this. */
+export const DEFAULTS = {
+  server: { listen: '0.0.0.0:9430', cache_ttl: '1s' },
+  sensor: { timeout: '10s', tls_insecure: false, tls_legacy: false, max_response_size: '32MiB' },
+  influx: {
+    version: 1,
+    url: 'http://localhost:8086',
+    database: 'egauge',
+    retention_policy: '',
+    org: '',
+    bucket: '',
+    measurement: 'egauge',
+    schema: 'egauge',
+    create_database: true,
+    timeout: '30s',
+    batch_size: 5000
+  },
+  push: { interval: '5m', step: '1s', concurrency: 8, state_file: './egauge-bridge-state.json' }
+} as const
+
+/** Tag keys the bridge sets itself; configured tags may not replace them. */
+const RESERVED_TAGS = new Set(['quantity', 'register', 'sensor', 'unit', 'virtual', 'serial', 'type'])
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/
+const SENSOR_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
+export const PUSH_STEPS: Record<string, number> = { '1s': 1, '1m': 60, '15m': 900, '1h': 3600, '1d': 86400 }
+
+type Raw = Record<string, unknown>
+
+/** Validates a raw (modern) config object and returns the typed config; throws ConfigError. */
+export function validateConfig (raw: unknown): Config {
+  const root = object(raw, '', ['server', 'defaults', 'sensors', 'influx', 'push'])
+  const defaults = object(root.defaults ?? {}, 'defaults', SENSOR_KEYS.filter((k) => k !== 'name' && k !== 'url'))
+  const sensorList = root.sensors ?? []
+  if (!Array.isArray(sensorList)) throw new ConfigError('sensors', 'must be a list of sensors')
+  const sensors = sensorList.map((s, i) => sensor({ ...defaults, ...object(s, `sensors[${i}]`, SENSOR_KEYS) }, `sensors[${i}]`))
+  const seen = new Set<string>()
+  sensors.forEach((s, i) => {
+    if (seen.has(s.name)) throw new ConfigError(`sensors[${i}].name`, `duplicate sensor name "${s.name}"`)
+    seen.add(s.name)
+  })
+  return {
+    server: server(object(root.server ?? {}, 'server', ['listen', 'cache_ttl', 'auth'])),
+    sensors,
+    influx: influx(object(root.influx ?? {}, 'influx', INFLUX_KEYS)),
+    push: push(object(root.push ?? {}, 'push', ['interval', 'step', 'concurrency', 'state_file']))
+  }
+}
+
+const SENSOR_KEYS = ['name', 'url', 'username', 'password', 'tls_insecure', 'tls_legacy', 'timeout', 'max_response_size', 'tags', 'registers', 'register_units']
+const INFLUX_KEYS = ['version', 'url', 'database', 'retention_policy', 'username', 'password', 'org', 'bucket', 'token', 'measurement', 'schema', 'create_database', 'timeout', 'batch_size']
+
+function sensor (raw: Raw, path: string): SensorConfig {
+  const name = string(raw.name, `${path}.name`)
+  if (!SENSOR_NAME.test(name)) {
+    throw new ConfigError(`${path}.name`, 'must be 1-64 letters, digits, "-", "_" or "." (it is a URL path segment and a tag value)')
+  }
+  const url = raw.url === undefined ? `https://${name}.d.egauge.net` : httpUrl(raw.url, `${path}.url`)
+  const username = optionalString(raw.username, `${path}.username`)
+  const password = optionalString(raw.password, `${path}.password`)
+  if ((username === undefined) !== (password === undefined)) {
+    throw new ConfigError(`${path}.${username === undefined ? 'username' : 'password'}`, 'username and password go together')
+  }
+  const tags = stringMap(raw.tags ?? {}, `${path}.tags`)
+  for (const key of Object.keys(tags)) {
+    if (!LABEL_NAME.test(key)) throw new ConfigError(`${path}.tags.${key}`, 'tag names must match [a-zA-Z_][a-zA-Z0-9_]* (they are Prometheus labels too)')
+    if (RESERVED_TAGS.has(key)) throw new ConfigError(`${path}.tags.${key}`, `"${key}" is set by the bridge and cannot be configured`)
+  }
+  let registers: string[] | undefined
+  if (raw.registers !== undefined) {
+    if (!Array.isArray(raw.registers) || raw.registers.length === 0) throw new ConfigError(`${path}.registers`, 'must be a non-empty list of register names')
+    registers = raw.registers.map((r, i) => string(r, `${path}.registers[${i}]`))
+  }
+  return {
+    name,
+    url,
+    username,
+    password,
+    tlsInsecure: boolean(raw.tls_insecure ?? DEFAULTS.sensor.tls_insecure, `${path}.tls_insecure`),
+    tlsLegacy: boolean(raw.tls_legacy ?? DEFAULTS.sensor.tls_legacy, `${path}.tls_legacy`),
+    timeoutMs: duration(raw.timeout ?? DEFAULTS.sensor.timeout, `${path}.timeout`, 100),
+    maxResponseBytes: size(raw.max_response_size ?? DEFAULTS.sensor.max_response_size, `${path}.max_response_size`),
+    tags,
+    registers,
+    registerUnits: raw.register_units === undefined ? undefined : stringMap(raw.register_units, `${path}.register_units`)
+  }
+}
+
+function server (raw: Raw): ServerConfig {
+  const listen = string(raw.listen ?? DEFAULTS.server.listen, 'server.listen')
+  return {
+    ...parseListen(listen, 'server.listen'),
+    cacheTtlMs: duration(raw.cache_ttl ?? DEFAULTS.server.cache_ttl, 'server.cache_ttl', 0),
+    auth: serverAuth(raw.auth)
+  }
+}
+
+/** `host:port`, `:port` or `[v6]:port` → parts; throws ConfigError. */
+export function parseListen (text: string, path: string): { host: string, port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text)
+  const port = m === null ? Number.NaN : Number(m[3])
+  if (m === null || port > 65535) throw new ConfigError(path, `"${text}" is not host:port`)
+  return { host: m[1] ?? (m[2] === '' ? '0.0.0.0' : m[2]!), port }
+}
+
+function serverAuth (value: unknown): ServerAuth {
+  if (value === undefined || value === null) return { kind: 'none' }
+  const raw = object(value, 'server.auth', ['bearer_token', 'basic'])
+  if (raw.bearer_token !== undefined && raw.basic !== undefined) throw new ConfigError('server.auth', 'set bearer_token or basic, not both')
+  if (raw.bearer_token !== undefined) {
+    const token = string(raw.bearer_token, 'server.auth.bearer_token')
+    if (token.length < 16) throw new ConfigError('server.auth.bearer_token', 'must be at least 16 characters')
+    return { kind: 'bearer', token }
+  }
+  if (raw.basic !== undefined) {
+    const basic = object(raw.basic, 'server.auth.basic', ['username', 'password'])
+    return { kind: 'basic', username: string(basic.username, 'server.auth.basic.username'), password: string(basic.password, 'server.auth.basic.password') }
+  }
+  return { kind: 'none' }
+}
+
+function influx (raw: Raw): InfluxConfig {
+  const d = DEFAULTS.influx
+  const version = raw.version ?? d.version
+  if (version !== 1 && version !== 2) throw new ConfigError('influx.version', 'must be 1 or 2')
+  const schema = raw.schema ?? d.schema
+  if (schema !== 'egauge' && schema !== 'peper') throw new ConfigError('influx.schema', 'must be "egauge" or "peper"')
+  const batchSize = integer(raw.batch_size ?? d.batch_size, 'influx.batch_size', 1, 1_000_000)
+  return {
+    version,
+    url: httpUrl(raw.url ?? d.url, 'influx.url'),
+    database: string(raw.database ?? d.database, 'influx.database'),
+    retentionPolicy: stringAllowEmpty(raw.retention_policy ?? d.retention_policy, 'influx.retention_policy'),
+    username: optionalString(raw.username, 'influx.username'),
+    password: optionalString(raw.password, 'influx.password'),
+    org: stringAllowEmpty(raw.org ?? d.org, 'influx.org'),
+    bucket: stringAllowEmpty(raw.bucket ?? d.bucket, 'influx.bucket'),
+    token: optionalString(raw.token, 'influx.token'),
+    measurement: string(raw.measurement ?? (schema === 'peper' ? 'measure' : d.measurement), 'influx.measurement'),
+    schema,
+    createDatabase: boolean(raw.create_database ?? d.create_database, 'influx.create_database'),
+    timeoutMs: duration(raw.timeout ?? d.timeout, 'influx.timeout', 100),
+    batchSize
+  }
+}
+
+function push (raw: Raw): PushConfig {
+  const d = DEFAULTS.push
+  const step = string(raw.step ?? d.step, 'push.step')
+  const stepSeconds = PUSH_STEPS[step]
+  if (stepSeconds === undefined) throw new ConfigError('push.step', `must be one of ${Object.keys(PUSH_STEPS).join(', ')}`)
+  const intervalMs = duration(raw.interval ?? d.interval, 'push.interval', 1000)
+  if (intervalMs % 1000 !== 0) throw new ConfigError('push.interval', 'must be a whole number of seconds')
+  return {
+    intervalMs,
+    stepSeconds,
+    concurrency: integer(raw.concurrency ?? d.concurrency, 'push.concurrency', 1, 1000),
+    stateFile: string(raw.state_file ?? d.state_file, 'push.state_file')
+  }
+}
+
+// --- primitive validators: each names the path in its error ---
+
+function object (value: unknown, path: string, allowed: readonly string[]): Raw {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ConfigError(path, 'must be a mapping')
+  }
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) {
+      throw new ConfigError(path === '' ? key : `${path}.${key}`, `unknown key (allowed: ${allowed.join(', ')})`)
+    }
+  }
+  return value as Raw
+}
+
+function string (value: unknown, path: string): string {
+  if (typeof value === 'number') return String(value)
+  if (typeof value !== 'string' || value === '') throw new ConfigError(path, 'must be a non-empty string')
+  return value
+}
+
+function stringAllowEmpty (value: unknown, path: string): string {
+  if (typeof value !== 'string') throw new ConfigError(path, 'must be a string')
+  return value
+}
+
+function optionalString (value: unknown, path: string): string | undefined {
+  return value === undefined || value === null ? undefined : string(value, path)
+}
+
+function boolean (value: unknown, path: string): boolean {
+  if (typeof value !== 'boolean') throw new ConfigError(path, 'must be true or false')
+  return value
+}
+
+function integer (value: unknown, path: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(path, `must be a whole number from ${min} to ${max}`)
+  }
+  return value
+}
+
+function duration (value: unknown, path: string, minMs: number): number {
+  const ms = typeof value === 'string' ? parseDuration(value) : undefined
+  if (ms === undefined) throw new ConfigError(path, `"${String(value)}" is not a duration (like 500ms, 10s, 5m, 1h)`)
+  if (ms < minMs) throw new ConfigError(path, `must be at least ${minMs}ms`)
+  return ms
+}
+
+function size (value: unknown, path: string): number {
+  const bytes = typeof value === 'number' ? value : typeof value === 'string' ? parseSize(value) : undefined
+  if (bytes === undefined || !Number.isInteger(bytes) || bytes < 1024) throw new ConfigError(path, `"${String(value)}" is not a size of at least 1KiB (like 32MiB)`)
+  return bytes
+}
+
+function httpUrl (value: unknown, path: string): string {
+  const text = string(value, path)
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    throw new ConfigError(path, `"${text}" is not a URL`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(path, 'must be an http:// or https:// URL')
+  if (url.username !== '' || url.password !== '') throw new ConfigError(path, 'must not contain credentials (use username and password)')
+  return text.replace(/\/+$/, '')
+}
+
+function stringMap (value: unknown, path: string): Record<string, string> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(path, 'must be a mapping of names to strings')
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(value)) out[k] = string(v, `${path}.${k}`)
+  return out
+}

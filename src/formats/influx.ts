@@ -1,0 +1,102 @@
+/**
+ * Readings → InfluxDB line protocol (pure). Two schemas: `egauge` (DESIGN §4.1) and the legacy
+ * `peper` schema of the 2019 script (DESIGN §4.2). Escaping follows the line-protocol spec; fields
+ * are always floats; non-finite values are never written.
+ */
+import type { Reading } from '../model.js'
+
+export type Precision = 's' | 'ms' | 'us' | 'ns'
+export type Schema = 'egauge' | 'peper'
+
+export interface LineProtocolOptions {
+  schema: Schema
+  measurement: string
+  /** The sensor's configured tags (egauge schema) or its Peper tags (ID, IP, GPS_lat, …). */
+  tags: Record<string, string>
+  precision: Precision
+  /** Peper only: register name → unit from the legacy `Registre` list. */
+  registerUnits?: Record<string, string>
+}
+
+const timeSuffix: Record<Precision, string> = { s: '', ms: '000', us: '000000', ns: '000000000' }
+
+/** Escapes a tag key, tag value or field key (commas, equals signs, spaces, backslashes). */
+export function escapeKey (s: string): string {
+  // Line breaks cannot be escaped in line protocol; a name containing one is kept readable.
+  return s.replace(/[\\, =]/g, '\\$&').replace(/[\r\n\t]/g, ' ')
+}
+
+/** Escapes a measurement name (commas, spaces, backslashes). */
+export function escapeMeasurement (s: string): string {
+  return s.replace(/[\\, ]/g, '\\$&').replace(/[\r\n\t]/g, ' ')
+}
+
+/** Formats a float field value; undefined for NaN and ±Infinity, which line protocol cannot carry. */
+export function formatFloat (x: number): string | undefined {
+  return Number.isFinite(x) ? String(x) : undefined
+}
+
+/** Returns line protocol, one line per reading (plus a final newline when non-empty). */
+export function toLineProtocol (readings: readonly Reading[], opts: LineProtocolOptions): string {
+  return opts.schema === 'peper' ? peperLines(readings, opts) : egaugeLines(readings, opts)
+}
+
+function egaugeLines (readings: readonly Reading[], opts: LineProtocolOptions): string {
+  const suffix = timeSuffix[opts.precision]
+  const measurement = escapeMeasurement(opts.measurement)
+  // Most of a line is fixed per register: build it once per call.
+  const prefixes = new Map<string, string>()
+  let out = ''
+  for (const r of readings) {
+    const key = r.register + '\u0000' + r.type + (r.virtual ? 'v' : '')
+    let prefix = prefixes.get(key)
+    if (prefix === undefined) {
+      const tags: Record<string, string> = {
+        ...opts.tags,
+        quantity: r.quantity,
+        register: r.register,
+        sensor: r.sensor,
+        unit: r.unit
+      }
+      if (r.virtual) tags.virtual = 'true'
+      prefix = measurement + tagSet(tags) + ' '
+      prefixes.set(key, prefix)
+    }
+    const value = formatFloat(r.rate)
+    const total = formatFloat(r.total)
+    if (value === undefined && total === undefined) continue
+    let fields = value === undefined ? '' : 'value=' + value
+    if (total !== undefined) fields += (fields === '' ? '' : ',') + 'total=' + total
+    out += prefix + fields + ' ' + r.time + suffix + '\n'
+  }
+  return out
+}
+
+function peperLines (readings: readonly Reading[], opts: LineProtocolOptions): string {
+  const suffix = timeSuffix[opts.precision]
+  const measurement = escapeMeasurement(opts.measurement)
+  const units = opts.registerUnits ?? {}
+  let out = ''
+  for (const r of readings) {
+    const configured = Object.hasOwn(units, r.register) ? units[r.register] : undefined
+    // The 2019 script: Δraw / (Δt × 1000), times 1000 when the register is configured as W.
+    let value = r.rawRate / 1000
+    if (configured === 'W') value *= 1000
+    const formatted = formatFloat(value)
+    if (formatted === undefined) continue
+    const tags = { ...opts.tags, Unit: configured ?? r.unit }
+    out += measurement + tagSet(tags) + ' ' + escapeKey(r.register) + '=' + formatted + ' ' + r.time + suffix + '\n'
+  }
+  return out
+}
+
+/** `,k=v` pairs sorted by key (InfluxDB's preferred order); empty values are dropped. */
+function tagSet (tags: Record<string, string>): string {
+  let out = ''
+  for (const key of Object.keys(tags).sort()) {
+    const value = tags[key]!
+    if (value === '' || key === '') continue
+    out += ',' + escapeKey(key) + '=' + escapeKey(value)
+  }
+  return out
+}
