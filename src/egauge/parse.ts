@@ -220,14 +220,10 @@ function appendRates (out: Reading[], columns: Column[], keep: number[], newer: 
     const column = columns[i]!
     const type = registerType(column.type)
     const now = newer.values[i]!
-    let rawRate: number
-    if (type.discrete === true) {
-      rawRate = Number(now)
-    } else {
-      // Registers are circular signed 64-bit values: the difference modulo 2^64 is right across
-      // one wrap-around. Only that small difference becomes a number.
-      rawRate = Number(BigInt.asIntN(64, now - older.values[i]!)) / seconds
-    }
+    // Registers are circular signed 64-bit values: the difference modulo 2^64 is right across one
+    // wrap-around. Only that small difference becomes a number. Discrete values are not differenced.
+    const delta = type.discrete === true ? Number(now) : Number(BigInt.asIntN(64, now - older.values[i]!))
+    const divisor = type.discrete === true ? 1 : seconds
     out.push({
       sensor,
       register: column.name,
@@ -236,10 +232,10 @@ function appendRates (out: Reading[], columns: Column[], keep: number[], newer: 
       unit: type.unit,
       virtual: column.virtual,
       time: newer.time,
-      rate: rawRate * type.quantum,
+      rate: delta * type.quantum / divisor,
       // The absolute value is only ever an output float; precision past 2^53 is not meaningful.
       total: type.discrete === true ? Number.NaN : Number(now) * type.quantum,
-      rawRate
+      rawRate: delta / divisor
     })
   }
 }

@@ -13,6 +13,8 @@ export interface RegisterType {
   quantum: number
   /** Prometheus gauge for the rate. */
   rateMetric: string
+  /** Factor from the SI rate to the Prometheus metric's base unit (Ah → coulombs); default 1. */
+  rateMetricScale?: number
   /** Prometheus gauge for the cumulative value, for registers whose integral is meaningful. */
   totalMetric?: string
   /** Discrete registers are stored as-is: never differenced, never averaged. */
@@ -37,7 +39,8 @@ const table: Record<string, RegisterType> = {
   Qv: { quantity: 'volume_flow', unit: 'm3/s', quantum: 1e-9, rateMetric: 'egauge_volume_flow_cubic_meters_per_second' },
   v: { quantity: 'speed', unit: 'm/s', quantum: 0.001, rateMetric: 'egauge_speed_meters_per_second' },
   a: { quantity: 'angle', unit: 'deg', quantum: 0.001, rateMetric: 'egauge_angle_degrees' },
-  Qe: { quantity: 'charge', unit: 'Ah', quantum: 0.001, rateMetric: 'egauge_charge_ampere_hours' },
+  // Prometheus wants base units (promtool: "use base unit seconds instead of hours"): 1 Ah = 3600 C.
+  Qe: { quantity: 'charge', unit: 'Ah', quantum: 0.001, rateMetric: 'egauge_charge_coulombs', rateMetricScale: 3600 },
   '#': { quantity: 'number', unit: '', quantum: 1, rateMetric: 'egauge_number' },
   '#3': { quantity: 'number', unit: '', quantum: 0.001, rateMetric: 'egauge_number' },
   d: { quantity: 'number', unit: '', quantum: 1, rateMetric: 'egauge_number', discrete: true },

@@ -20,15 +20,19 @@ export interface LineProtocolOptions {
 
 const timeSuffix: Record<Precision, string> = { s: '', ms: '000', us: '000000', ns: '000000000' }
 
-/** Escapes a tag key, tag value or field key (commas, equals signs, spaces, backslashes). */
+/**
+ * Escapes a tag key, tag value or field key: commas, equals signs and spaces get a backslash.
+ * InfluxDB 1.x does not unescape `\\`, so other backslashes are written as they are; one that ends
+ * the name or precedes a comma, space or equals sign cannot be written at all and becomes `/`.
+ * Line breaks and tabs cannot be escaped either and become spaces.
+ */
 export function escapeKey (s: string): string {
-  // Line breaks cannot be escaped in line protocol; a name containing one is kept readable.
-  return s.replace(/[\\, =]/g, '\\$&').replace(/[\r\n\t]/g, ' ')
+  return s.replace(/[\r\n\t]/g, ' ').replace(/\\(?=[, =]|$)/g, '/').replace(/[, =]/g, '\\$&')
 }
 
-/** Escapes a measurement name (commas, spaces, backslashes). */
+/** Escapes a measurement name (commas and spaces), with escapeKey's backslash rule. */
 export function escapeMeasurement (s: string): string {
-  return s.replace(/[\\, ]/g, '\\$&').replace(/[\r\n\t]/g, ' ')
+  return s.replace(/[\r\n\t]/g, ' ').replace(/\\(?=[, ]|$)/g, '/').replace(/[, ]/g, '\\$&')
 }
 
 /** Formats a float field value; undefined for NaN and ±Infinity, which line protocol cannot carry. */

@@ -35,7 +35,7 @@ const help: Record<string, string> = {
   egauge_volume_flow_cubic_meters_per_second: 'Volumetric flow in cubic metres per second.',
   egauge_speed_meters_per_second: 'Speed in metres per second.',
   egauge_angle_degrees: 'Angle in degrees.',
-  egauge_charge_ampere_hours: 'Electric charge in ampere-hours.',
+  egauge_charge_coulombs: 'Electric charge in coulombs (the meter counts ampere-hours; 1 Ah = 3600 C).',
   egauge_number: 'Unitless register value.',
   egauge_money_per_second: 'Monetary accrual rate in currency units per second.',
   egauge_register_value: 'Rate of a register whose type code the bridge does not know, in meter units per second.',
@@ -70,10 +70,11 @@ export async function toExposition (snapshot: Snapshot, opts: ExpositionOptions)
   for (const r of snapshot.readings) {
     const type = registerType(r.type)
     if (Number.isFinite(r.rate)) {
+      const value = r.rate * (type.rateMetricScale ?? 1)
       if (type.rateMetric === 'egauge_register_value') {
-        gauge(type.rateMetric, help[type.rateMetric]!, ['sensor', 'register', 'type']).set({ sensor, register: r.register, type: r.type }, r.rate)
+        gauge(type.rateMetric, help[type.rateMetric]!, ['sensor', 'register', 'type']).set({ sensor, register: r.register, type: r.type }, value)
       } else {
-        gauge(type.rateMetric, help[type.rateMetric]!, ['sensor', 'register']).set({ sensor, register: r.register }, r.rate)
+        gauge(type.rateMetric, help[type.rateMetric]!, ['sensor', 'register']).set({ sensor, register: r.register }, value)
       }
     }
     if (type.totalMetric !== undefined && Number.isFinite(r.total)) {

@@ -1,0 +1,203 @@
+/**
+ * HTTP to one meter with undici: both XML endpoints, a deadline on every request, Digest or Basic
+ * auth, TLS options for self-signed and TLS-1.0-only meters, a response-size cap, and at most two
+ * requests in flight (a meter is a small embedded web server). Knows nothing of output formats.
+ * Every failure is an EgaugeError with a stable code; messages carry no secret and no query string.
+ */
+import { Pool, errors as undiciErrors } from 'undici'
+import type { SensorConfig } from '../config/schema.js'
+import { EgaugeError } from '../errors.js'
+import type { MeterAnswer } from '../render.js'
+import { digestAuthorization, parseDigestChallenge, type DigestChallenge } from './digest.js'
+
+/** Never more than this many requests in flight per meter (DESIGN §3). */
+export const MAX_IN_FLIGHT = 2
+
+export interface ShowQuery {
+  /** Seconds between rows (a whole number of seconds). */
+  step: number
+  /** Rows to return (n points need n+1 rows). */
+  rows: number
+  /** Unix time of the newest row wanted (`f`); omitted means now. */
+  newest?: number
+  /** Unix time of the oldest row wanted (`t`). */
+  oldest?: number
+}
+
+/** The egauge-show path and query for a history request. Pure. */
+export function showPath (q: ShowQuery): string {
+  if (!Number.isInteger(q.step) || q.step < 1) throw new RangeError(`unsupported history step ${q.step}s`)
+  // The coarsest unit that divides the step; `s` skips rows after each one output (XML API §3.1).
+  const [unit, size] = ([['d', 86400], ['h', 3600], ['m', 60], ['S', 1]] as const).find(([, n]) => q.step % n === 0)!
+  const skip = q.step / size - 1
+  let query = `${unit}&n=${q.rows}${skip > 0 ? `&s=${skip}` : ''}`
+  if (q.newest !== undefined) query += `&f=${q.newest}`
+  if (q.oldest !== undefined) query += `&t=${q.oldest}`
+  return `/cgi-bin/egauge-show?${query}`
+}
+
+export const INST_PATH = '/cgi-bin/egauge?inst&tot'
+
+/** Origin and path of a URL without credentials or query: safe for logs. */
+export function redactUrl (url: string): string {
+  try {
+    const u = new URL(url)
+    return u.origin + u.pathname.replace(/\/+$/, '')
+  } catch {
+    return '(invalid url)'
+  }
+}
+
+export interface ClientCounters {
+  /** Called once per HTTP request sent to the meter (auth retries included). */
+  onUpstreamRequest?: () => void
+}
+
+/** One meter's client. Call close() when the sensor goes away. */
+export class MeterClient {
+  readonly sensor: SensorConfig
+  private readonly pool: Pool
+  private readonly basePath: string
+  private readonly counters: ClientCounters
+  private digest: { challenge: DigestChallenge, nc: number } | undefined
+  private basic = false
+
+  constructor (sensor: SensorConfig, counters: ClientCounters = {}) {
+    this.sensor = sensor
+    this.counters = counters
+    const url = new URL(sensor.url)
+    this.basePath = url.pathname.replace(/\/+$/, '')
+    this.pool = new Pool(url.origin, {
+      connections: MAX_IN_FLIGHT,
+      pipelining: 1,
+      headersTimeout: sensor.timeoutMs,
+      bodyTimeout: sensor.timeoutMs,
+      connect: {
+        timeout: sensor.timeoutMs,
+        rejectUnauthorized: !sensor.tlsInsecure,
+        // EG30xx meters only speak TLS 1.0, which OpenSSL 3 refuses at its default security level.
+        ...(sensor.tlsLegacy ? { minVersion: 'TLSv1' as const, ciphers: 'DEFAULT@SECLEVEL=0' } : {})
+      }
+    })
+  }
+
+  /** Current values (`egauge?inst&tot`). Throws EgaugeError. */
+  async fetchInst (signal?: AbortSignal): Promise<MeterAnswer> {
+    return await this.fetch('inst', INST_PATH, signal)
+  }
+
+  /** Stored history (`egauge-show`). Throws EgaugeError. */
+  async fetchShow (query: ShowQuery, signal?: AbortSignal): Promise<MeterAnswer> {
+    return await this.fetch('show', showPath(query), signal)
+  }
+
+  async close (): Promise<void> {
+    await this.pool.close()
+  }
+
+  private async fetch (endpoint: 'inst' | 'show', path: string, signal: AbortSignal | undefined): Promise<MeterAnswer> {
+    const started = performance.now()
+    const timeout = AbortSignal.timeout(this.sensor.timeoutMs)
+    const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout])
+    try {
+      const xml = await this.get(this.basePath + path, combined)
+      return { endpoint, xml, fetchSeconds: (performance.now() - started) / 1000 }
+    } catch (err) {
+      throw this.classify(err, combined, performance.now() - started)
+    }
+  }
+
+  private async get (target: string, signal: AbortSignal): Promise<string> {
+    let res = await this.send(target, signal)
+    if (res.statusCode === 401) {
+      const challenge = String(res.headers['www-authenticate'] ?? '')
+      await res.body.dump()
+      if (this.sensor.username === undefined) {
+        throw new EgaugeError('EGAUGE_AUTH', this.sensor.name, 'meter requires credentials (set username and password)', 401)
+      }
+      if (!this.prepareAuth(challenge)) {
+        throw new EgaugeError('EGAUGE_AUTH', this.sensor.name, 'meter sent an authentication challenge the bridge cannot answer', 401)
+      }
+      res = await this.send(target, signal)
+      if (res.statusCode === 401) {
+        await res.body.dump()
+        this.digest = undefined
+        throw new EgaugeError('EGAUGE_AUTH', this.sensor.name, 'meter refused the credentials (HTTP 401)', 401)
+      }
+    }
+    if (res.statusCode < 200 || res.statusCode >= 300) {
+      await res.body.dump()
+      const code = res.statusCode === 403 ? 'EGAUGE_AUTH' : 'EGAUGE_HTTP_STATUS'
+      throw new EgaugeError(code, this.sensor.name, `meter answered HTTP ${res.statusCode}`, res.statusCode)
+    }
+    return await this.readCapped(res)
+  }
+
+  private async send (target: string, signal: AbortSignal): Promise<import('undici').Dispatcher.ResponseData> {
+    this.counters.onUpstreamRequest?.()
+    const headers: Record<string, string> = { accept: 'text/xml, application/xml;q=0.9, */*;q=0.1' }
+    const authorization = this.authorization(target)
+    if (authorization !== undefined) headers.authorization = authorization
+    return await this.pool.request({ path: target, method: 'GET', headers, signal })
+  }
+
+  /** Remembers how to authenticate from a 401 challenge; false if it cannot be answered. */
+  private prepareAuth (header: string): boolean {
+    const challenge = parseDigestChallenge(header)
+    if (challenge !== undefined) {
+      this.digest = { challenge, nc: 0 }
+      this.basic = false
+      return true
+    }
+    this.digest = undefined
+    this.basic = /^\s*Basic\b/i.test(header)
+    return this.basic
+  }
+
+  private authorization (target: string): string | undefined {
+    const { username, password } = this.sensor
+    if (username === undefined || password === undefined) return undefined
+    if (this.digest !== undefined) {
+      // Reusing the nonce with a growing nonce count saves the meter a challenge round trip.
+      this.digest.nc++
+      return digestAuthorization({ challenge: this.digest.challenge, username, password, method: 'GET', uri: target, nc: this.digest.nc })
+    }
+    if (this.basic) return 'Basic ' + Buffer.from(`${username}:${password}`).toString('base64')
+    return undefined
+  }
+
+  private async readCapped (res: import('undici').Dispatcher.ResponseData): Promise<string> {
+    const limit = this.sensor.maxResponseBytes
+    const declared = Number(res.headers['content-length'])
+    if (Number.isFinite(declared) && declared > limit) {
+      res.body.destroy()
+      throw tooLarge(this.sensor.name, limit)
+    }
+    const chunks: Buffer[] = []
+    let size = 0
+    for await (const chunk of res.body) {
+      size += (chunk as Buffer).length
+      if (size > limit) {
+        res.body.destroy()
+        throw tooLarge(this.sensor.name, limit)
+      }
+      chunks.push(chunk as Buffer)
+    }
+    return Buffer.concat(chunks, size).toString('utf8')
+  }
+
+  private classify (err: unknown, signal: AbortSignal, elapsedMs: number): EgaugeError {
+    if (err instanceof EgaugeError) return err
+    const name = this.sensor.name
+    if (signal.aborted || err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError ||
+        err instanceof undiciErrors.ConnectTimeoutError) {
+      return new EgaugeError('EGAUGE_TIMEOUT', name, `meter did not answer within ${(Math.min(elapsedMs, this.sensor.timeoutMs) / 1000).toFixed(1)}s`)
+    }
+    const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code
+    return new EgaugeError('EGAUGE_UNREACHABLE', name, `meter unreachable (${code ?? (err as Error).name ?? 'error'})`)
+  }
+}
+
+function tooLarge (sensor: string, limit: number): EgaugeError {
+  return new EgaugeError('EGAUGE_TOO_LARGE', sensor, `meter answer exceeds ${limit} bytes (max_response_size)`)
+}
