@@ -4,7 +4,7 @@
  * already been substituted by the loader. Throws ConfigError naming the key's path.
  */
 import { ConfigError } from '../errors.js'
-import type { Precision, Schema } from '../formats/influx.js'
+import type { Schema } from '../formats/influx.js'
 import { parseDuration, parseSize } from './duration.js'
 
 export interface SensorConfig {
@@ -98,6 +98,8 @@ type Raw = Record<string, unknown>
 export function validateConfig (raw: unknown): Config {
   const root = object(raw, '', ['server', 'defaults', 'sensors', 'influx', 'push'])
   const defaults = object(root.defaults ?? {}, 'defaults', SENSOR_KEYS.filter((k) => k !== 'name' && k !== 'url'))
+  // Checked on their own first, so an error names `defaults.x`, not the first sensor that inherits it.
+  sensor({ ...defaults, name: 'defaults' }, 'defaults')
   const sensorList = root.sensors ?? []
   if (!Array.isArray(sensorList)) throw new ConfigError('sensors', 'must be a list of sensors')
   const sensors = sensorList.map((s, i) => sensor({ ...defaults, ...object(s, `sensors[${i}]`, SENSOR_KEYS) }, `sensors[${i}]`))

@@ -81,7 +81,7 @@ export async function runServer (opts: RunOptions): Promise<number> {
       log.error({ config: file, code: (err as { code?: string }).code }, `config reload failed, keeping the previous config: ${(err as Error).message}`)
     }
   }
-  const onHup = (): void => { void reload() }
+  const onHup = (): void => { reload().catch(() => {}) }
   process.on('SIGHUP', onHup)
 
   const address = await app.listen({ host, port })
