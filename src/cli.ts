@@ -10,7 +10,7 @@ import { configPath, loadConfigFile, migrateConfigText, type LoadedConfig } from
 import { parseListen } from './config/schema.js'
 import { startDemo } from './demo.js'
 import { MeterClient } from './egauge/client.js'
-import { ConfigError, EgaugeError, ParseError } from './errors.js'
+import { ConfigError, EgaugeError, errorCode } from './errors.js'
 import { BadRequestError, fetchAnswer, parseMetricsRequest } from './metrics-request.js'
 import { renderAnswer } from './render.js'
 import { Simulator } from './simulator/server.js'
@@ -53,7 +53,7 @@ export async function main (argv: string[], out: Out = (t) => process.stdout.wri
   }
 }
 
-function args (argv: string[], options: Record<string, { type: 'string' | 'boolean' }>, positionals: number): { values: Record<string, string | boolean | undefined>, positionals: string[] } {
+function args (argv: string[], options: Record<string, { type: 'string' | 'boolean', default?: string }>, positionals: number): { values: Record<string, string | boolean | undefined>, positionals: string[] } {
   try {
     const parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true })
     if (parsed.positionals.length > positionals) throw new UsageError(`unexpected argument "${parsed.positionals[positionals]}"`)
@@ -94,14 +94,7 @@ async function once (argv: string[], out: Out): Promise<number> {
     const client = new MeterClient(sensor)
     try {
       const answer = await fetchAnswer(client, request)
-      let body: string
-      try {
-        body = await renderAnswer(sensor, config.influx, answer, request)
-      } catch (e) {
-        if (e instanceof ParseError) throw new EgaugeError('EGAUGE_PARSE', sensor.name, `unreadable meter answer: ${e.message}`)
-        throw e
-      }
-      out(body)
+      out(await renderAnswer(sensor, config.influx, answer, request))
       return 0
     } finally {
       await client.close()
@@ -129,7 +122,7 @@ function migrate (argv: string[], out: Out): number {
   try {
     text = readFileSync(file, 'utf8')
   } catch (e) {
-    throw new ConfigError('', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`)
+    throw new ConfigError('', `cannot read ${file}: ${errorCode(e)}`)
   }
   out(migrateConfigText(text))
   return 0
@@ -178,19 +171,22 @@ async function serve (argv: string[]): Promise<number> {
     config: { type: 'string' },
     push: { type: 'boolean' },
     listen: { type: 'string' },
-    'log-level': { type: 'string' },
+    'log-level': { type: 'string', default: 'info' },
     shard: { type: 'string' }
   }, 0)
-  const { runServer } = await import('./server/run.js')
+  const { runServer, LOG_LEVELS } = await import('./server/run.js')
+  const logLevel = values['log-level'] as string
+  if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`)
   return await runServer({
     configFlag: values.config as string | undefined,
     listen: values.listen as string | undefined,
-    logLevel: (values['log-level'] as string | undefined) ?? 'info',
+    logLevel,
     push: values.push === true,
     waitForSignal
   })
 }
 
+/* c8 ignore start -- process entry: runs only as the binary, which tests spawn from dist/ */
 function isEntryPoint (): boolean {
   try {
     return process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)
@@ -199,7 +195,7 @@ function isEntryPoint (): boolean {
   }
 }
 
-/* c8 ignore next 3 -- runs only as the binary; tests call main() */
 if (isEntryPoint()) {
   main(process.argv.slice(2)).then((code) => { process.exitCode = code }, () => { process.exitCode = 1 })
 }
+/* c8 ignore stop */

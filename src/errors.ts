@@ -36,6 +36,11 @@ export class ParseError extends Error {
   }
 }
 
+/** The `code` of a Node.js system error (ENOENT, EACCES…), for messages that must not leak more. */
+export function errorCode (err: unknown): string {
+  return (err as { code?: unknown }).code?.toString() ?? 'error'
+}
+
 /** The configuration is invalid; `path` names the offending key (`sensors[0].url`). */
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID'

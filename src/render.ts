@@ -4,6 +4,7 @@
  * cannot drift apart.
  */
 import type { InfluxConfig, SensorConfig } from './config/schema.js'
+import { EgaugeError, ParseError } from './errors.js'
 import { historyReadings, parseInst, parseShow, windowReadings, type RegisterFilter } from './egauge/parse.js'
 import { toLineProtocol, type Precision } from './formats/influx.js'
 import { toExposition } from './formats/prometheus.js'
@@ -23,14 +24,21 @@ export interface RenderOptions {
   precision: Precision
 }
 
-/** Returns the response body; throws ParseError for XML that is not an eGauge answer. */
+/** Returns the response body; throws EgaugeError EGAUGE_PARSE for XML that is not an eGauge answer. */
 export async function renderAnswer (
   sensor: SensorConfig,
   influx: Pick<InfluxConfig, 'schema' | 'measurement'>,
   answer: MeterAnswer,
   opts: RenderOptions
 ): Promise<string> {
-  const snapshot = answerSnapshot(sensor, answer, opts.format === 'influx' ? 'series' : 'average')
+  let snapshot: Snapshot
+  try {
+    snapshot = answerSnapshot(sensor, answer, opts.format === 'influx' ? 'series' : 'average')
+  } catch (err) {
+    /* c8 ignore next -- the parser throws only ParseError (a property test holds it to that) */
+    if (!(err instanceof ParseError)) throw err
+    throw new EgaugeError('EGAUGE_PARSE', sensor.name, `unreadable meter answer: ${err.message}`)
+  }
   if (opts.format === 'influx') {
     return toLineProtocol(snapshot.readings, {
       schema: influx.schema,

@@ -5,7 +5,8 @@ import t from 'tap'
 import { formatDuration, parseDuration, parseSize } from '../src/config/duration.js'
 import { configPath, loadConfigFile, loadConfigText, migrateConfigText } from '../src/config/load.js'
 import { parseListen, validateConfig } from '../src/config/schema.js'
-import { ConfigError } from '../src/errors.js'
+import { isLegacy } from '../src/config/legacy.js'
+import { ConfigError, errorCode } from '../src/errors.js'
 
 const dir = new URL('./config/', import.meta.url).pathname
 const read = (name: string): string => readFileSync(join(dir, name), 'utf8')
@@ -122,6 +123,18 @@ t.test('config file discovery and read errors', async (t) => {
   t.equal(configPath(undefined, {}), undefined, 'no ./egauge-bridge.yml here: demo mode')
   t.throws(() => loadConfigFile('/nonexistent.yml'), /cannot read config file \/nonexistent.yml: ENOENT/)
   t.equal(loadConfigFile(join(dir, 'peper-2019.yml'), {}).source, join(dir, 'peper-2019.yml'))
+})
+
+t.test('./egauge-bridge.yml is found in the working directory; auth {} means none', async (t) => {
+  const cwd = process.cwd()
+  const tmp = mkdtempSync(join(tmpdir(), 'cwd-'))
+  writeFileSync(join(tmp, 'egauge-bridge.yml'), 'sensors: []\n')
+  process.chdir(tmp)
+  t.teardown(() => process.chdir(cwd))
+  t.equal(configPath(undefined, {}), './egauge-bridge.yml')
+  t.same(validateConfig({ server: { auth: {} } }).server.auth, { kind: 'none' })
+  t.equal(isLegacy(null), false)
+  t.equal(errorCode(new Error('x')), 'error')
 })
 
 t.test('durations, sizes, listen addresses', async (t) => {

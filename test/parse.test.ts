@@ -97,6 +97,11 @@ t.test('window average: newest row against oldest', async (t) => {
   t.same(windowReadings({ ...h, rows: h.rows.slice(0, 1) }, 's'), [], 'one row has no average')
 })
 
+t.test('self-closing elements are skipped', async (t) => {
+  const s = parseInst('<data serial="0x1"><ts>5</ts><gen/><r t="P" n="A"><v>1</v><i>2</i><note/></r></data>', 'x', new Set(['B']))
+  t.same(s.readings, [], 'and the filter drops registers not listed')
+})
+
 t.test('register filter and empty names', async (t) => {
   const h = parseShow(fixture('show-egauge-rb-hourly.xml'))
   t.same([...new Set(historyReadings(h, 's', new Set(['Solar+'])).map((r) => r.register))], ['Solar+'])
@@ -124,7 +129,10 @@ t.test('instantaneous: <i> is already SI, totals are virtual, unknown elements s
 t.test('hostile and broken documents give ParseError, quickly', async (t) => {
   const show = fixture('show-egauge-rb-hourly.xml')
   const cases: Array<[string, string, RegExp]> = [
-    ['empty', '', /empty document/],
+    ['empty', '', /expected <group> as the document root, got end of document/],
+    ['close tag first', '</group>', /got <\/group>/],
+    ['self-closing root', '<group serial="0x1"/>', /got <group>/],
+    ['names after rows', '<group><data time_stamp="0x10" time_delta="1"><cname>A</cname><r><c>1</c></r><cname>B</cname></data></group>', /<cname> after data rows/],
     ['not XML', 'HTTP/1.1 502 Bad Gateway', /expected <group>/],
     ['HTML error page', '<html><body>Oops</body></html>', /expected <group> as the document root, got <html>/],
     ['truncated in a row', show.slice(0, show.length / 2), /truncated/],
@@ -134,6 +142,7 @@ t.test('hostile and broken documents give ParseError, quickly', async (t) => {
     ['undefined entity', '<group serial="0x1"><data columns="1" time_stamp="0x1" time_delta="1"><cname>&x;</cname></data></group>', /undefined entity/],
     ['bare ampersand', '<group serial="0x1"><data columns="1" time_stamp="0x1" time_delta="1"><cname>a & b</cname></data></group>', /bare '&'/],
     ['bad char ref', '<group><data><cname>&#0;</cname></data></group>', /invalid character reference/],
+    ['surrogate char ref', '<group><data><cname>&#xD800;</cname></data></group>', /invalid character reference &#xD800;/],
     ['row too wide', twoRows('P', '1</c><c>2', '0'), /more values than the 1 columns/],
     ['row too narrow', twoRows('P', '1', '0').replace('<r><c>1</c></r>', '<r></r>'), /0 values for 1 columns/],
     ['no columns', '<group serial="0x1"></group>', /without <cname>/],

@@ -62,6 +62,8 @@ t.test('retention: 1 s rows for an hour, then minute rows, in separate <data> bl
   t.same([range.rows.length, range.rows[0]!.time, range.rows[10]!.time], [11, minute, minute - 600], 'f and t bound the rows')
   const unaligned = parseShow(sim.answer('/cgi-bin/egauge-show', `m&n=100&f=${minute + 30}&t=${minute - 570}`).body)
   t.same([unaligned.rows.length, unaligned.rows[0]!.time], [10, minute], 'rows snap to stored minutes')
+  const clipped = parseShow(sim.answer('/cgi-bin/egauge-show', `S&n=100&f=${minute}&t=${minute - 10}`).body)
+  t.equal(clipped.rows.length, 1, 'a minute row older than t is not returned')
   const future = parseShow(sim.answer('/cgi-bin/egauge-show', `S&n=2&f=${NOW + 100}`).body)
   t.equal(future.rows[0]!.time, NOW, 'nothing after now')
 })
@@ -113,6 +115,23 @@ t.test('same seed, same meter; another seed, another meter', async (t) => {
   t.not(meterModel(9).serial, meterModel(10).serial)
 })
 
+t.test('listening on IPv6, digest refusals, closing with a hung request', async (t) => {
+  await new Simulator().close()
+  const sim = new Simulator({ auth: { username: 'owner', password: 'pw' } })
+  const url = await sim.listen(0, '::1')
+  t.match(url, /^http:\/\/\[::1\]:\d+$/)
+  const refused = async (authorization: string): Promise<number> => (await fetch(`${url}/cgi-bin/egauge`, { headers: { authorization } })).status
+  t.equal(await refused('Basic b3duZXI6cHc='), 401, 'Basic is not what a meter accepts')
+  t.equal(await refused('Digest username="owner", realm="eGauge Administration", nonce="forged", uri="/cgi-bin/egauge", response="0"'), 401, 'unknown nonce')
+  t.equal(await refused('Digest username=owner'), 401, 'incomplete')
+  sim.fault = { hang: true }
+  const pending = fetch(`${url}/cgi-bin/egauge`, { headers: { authorization: 'x' } }).then(() => 'answered', () => 'cut')
+  const nonce = /nonce="(\w+)"/.exec((await fetch(`${url}/cgi-bin/egauge`)).headers.get('www-authenticate')!)![1]
+  t.ok(nonce)
+  await sim.close()
+  t.equal(await pending, 'answered', 'an unauthorised request is answered even while hanging')
+})
+
 t.test('control routes and the request log', async (t) => {
   const sim = new Simulator({ control: true })
   const url = await sim.listen()
@@ -124,12 +143,14 @@ t.test('control routes and the request log', async (t) => {
   t.same(sim.fault, { latencyMs: 1, truncate: true })
   await fetch(`${url}/__sim/fault?body=garbage`)
   t.equal(await (await fetch(`${url}/cgi-bin/egauge?inst`)).text(), 'garbage')
+  sim.fault = { hugeBytes: 200_000 }
+  t.equal((await (await fetch(`${url}/cgi-bin/egauge`)).arrayBuffer()).byteLength, 200_000, 'a huge body is sent whole to a reader that keeps reading')
   await fetch(`${url}/__sim/fault?hang`)
   t.same(sim.fault, { hang: true })
   await fetch(`${url}/__sim/fault`)
   t.equal(sim.fault, undefined)
   t.equal((await fetch(`${url}/__sim/nope`)).status, 404)
   const log = await (await fetch(`${url}/__sim/requests`)).json() as { requests: number }
-  t.equal(log.requests, 2)
-  t.same(sim.requests.map((r) => r.path), ['/cgi-bin/egauge', '/cgi-bin/egauge'])
+  t.equal(log.requests, 3)
+  t.same(sim.requests.map((r) => r.path), ['/cgi-bin/egauge', '/cgi-bin/egauge', '/cgi-bin/egauge'])
 })

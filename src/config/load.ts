@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml'
-import { ConfigError } from '../errors.js'
+import { ConfigError, errorCode } from '../errors.js'
 import { isLegacy, migrateLegacy } from './legacy.js'
 import { validateConfig, type Config } from './schema.js'
 
@@ -34,7 +34,7 @@ export function loadConfigFile (file: string, env: NodeJS.ProcessEnv = process.e
   try {
     text = readFileSync(file, 'utf8')
   } catch (err) {
-    throw new ConfigError('', `cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+    throw new ConfigError('', `cannot read config file ${file}: ${errorCode(err)}`)
   }
   return { ...loadConfigText(text, env), source: file }
 }
@@ -107,6 +107,6 @@ function readSecret (file: unknown, path: string): string {
     return readFileSync(file, 'utf8').replace(/\r?\n$/, '')
   } catch (err) {
     // The path is not a secret; the content would be.
-    throw new ConfigError(path, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
+    throw new ConfigError(path, `cannot read ${file}: ${errorCode(err)}`)
   }
 }

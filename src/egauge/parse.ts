@@ -242,7 +242,6 @@ function appendRates (out: Reading[], columns: Column[], keep: number[], newer: 
 
 function rootElement (scan: XmlScanner, name: string): Extract<Token, { kind: 'open' }> {
   const t = scan.next()
-  if (t.kind === 'eof') throw new ParseError('empty document')
   if (t.kind !== 'open' || t.name !== name || t.selfClosing) {
     throw new ParseError(`expected <${name}> as the document root, got ${describe(t)}`)
   }

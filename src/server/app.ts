@@ -6,7 +6,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { Config, ServerAuth } from '../config/schema.js'
-import { EgaugeError, ParseError } from '../errors.js'
+import { EgaugeError } from '../errors.js'
 import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from '../formats/prometheus.js'
 import { BadRequestError, parseMetricsRequest, type MetricsParams } from '../metrics-request.js'
 import { renderAnswer, type OutputFormat } from '../render.js'
@@ -92,7 +92,7 @@ export function buildApp (opts: AppOptions): FastifyInstance {
 
   app.get('/', async (_req, reply) => {
     const page = statusPage({ version: VERSION, sensors: opts.live().hub.statuses(), push: opts.push, now: now() })
-    return reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'").send(page)
+    return reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; img-src data:").send(page)
   })
 
   async function sensorMetrics (name: string, req: FastifyRequest<{ Querystring: MetricsParams }>, reply: FastifyReply): Promise<FastifyReply> {
@@ -107,10 +107,8 @@ export function buildApp (opts: AppOptions): FastifyInstance {
     try {
       body = await renderAnswer(sensor, config.influx, answer, request)
     } catch (err) {
-      if (!(err instanceof ParseError)) throw err
-      const failure = new EgaugeError('EGAUGE_PARSE', name, `unreadable meter answer: ${err.message}`)
-      hub.recordFailure(name, failure, answer.fetchSeconds * 1000)
-      throw failure
+      hub.recordFailure(name, err as EgaugeError, answer.fetchSeconds * 1000)
+      throw err
     }
     return reply.type(contentTypes[request.format]).send(body)
   }

@@ -66,14 +66,6 @@ export class MeterHub {
     return this.entries.get(name)?.sensor
   }
 
-  sensors (): SensorConfig[] {
-    return [...this.entries.values()].map((e) => e.sensor)
-  }
-
-  client (name: string): MeterClient | undefined {
-    return this.entries.get(name)?.client
-  }
-
   statuses (): SensorStatus[] {
     return [...this.entries.values()].map((e) => e.status)
   }

@@ -24,11 +24,10 @@ export interface RunOptions {
   onListening?: (address: string) => void
 }
 
-const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 /** Runs until a stop signal; resolves to the exit code. Throws ConfigError at start-up. */
 export async function runServer (opts: RunOptions): Promise<number> {
-  if (!LEVELS.includes(opts.logLevel)) throw Object.assign(new Error(`--log-level must be one of ${LEVELS.join(', ')}`), { name: 'UsageError' })
   const file = configPath(opts.configFlag, process.env)
   const loaded = file === undefined ? undefined : loadConfigFile(file)
   let demo: { simulator: Simulator } | undefined

@@ -20,7 +20,14 @@ export interface SelfMetrics {
 /** Creates the registry; `processMetrics` adds prom-client's default process metrics. */
 export function createSelfMetrics (processMetrics = true): SelfMetrics {
   const registry = new Registry()
-  if (processMetrics) collectDefaultMetrics({ register: registry, prefix: 'egauge_bridge_' })
+  if (processMetrics) {
+    collectDefaultMetrics({ register: registry, prefix: 'egauge_bridge_' })
+    // These three are gauges named like counters, which promtool rejects; the same counts stay
+    // available per type in egauge_bridge_nodejs_active_{handles,requests,resources}.
+    for (const name of ['active_handles_total', 'active_requests_total', 'active_resources_total']) {
+      registry.removeSingleMetric(`egauge_bridge_nodejs_${name}`)
+    }
+  }
   const registers = [registry]
   return {
     registry,

@@ -54,6 +54,7 @@ export function statusPage (input: StatusPageInput): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>egauge-bridge</title>
 <style>
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem; color: #1d2430; background: #f7f8fa; }

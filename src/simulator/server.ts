@@ -124,7 +124,7 @@ export class Simulator {
   }
 
   private handle (req: IncomingMessage, res: ServerResponse): void {
-    const url = req.url ?? '/'
+    const url = req.url! // always set on a server's request
     const q = url.indexOf('?')
     const path = q < 0 ? url : url.slice(0, q)
     const query = q < 0 ? '' : url.slice(q + 1)

@@ -1,0 +1,127 @@
+import { spawn } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { main } from '../src/cli.js'
+import { Simulator } from '../src/simulator/server.js'
+import { promtoolCheck } from './helpers/promtool.js'
+
+async function run (argv: string[]): Promise<{ code: number, out: string, err: string }> {
+  let out = ''
+  let err = ''
+  const code = await main(argv, (s) => { out += s }, (s) => { err += s })
+  return { code, out, err }
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'cli-'))
+const configDir = new URL('./config/', import.meta.url).pathname
+
+t.test('once demo: line protocol of the 24 demo registers plus totals', async (t) => {
+  const r = await run(['once', 'demo'])
+  t.equal(r.code, 0, r.err)
+  const lines = r.out.trim().split('\n')
+  t.equal(lines.length, 26)
+  t.match(lines[0], /^egauge,quantity=power,register=Grid,sensor=demo,site=demo,unit=W value=-?[\d.]+,total=-?[\d.e+]+ \d{19}$/)
+  t.match(r.out, /register=Total\\ Usage,sensor=demo,site=demo,unit=W,virtual=true /)
+})
+
+t.test('once demo --format prometheus passes promtool; openmetrics ends in # EOF', async (t) => {
+  const prom = await run(['once', 'demo', '--format', 'prometheus'])
+  t.equal(prom.code, 0)
+  t.match(prom.out, /^# HELP egauge_sensor_info/)
+  t.match(prom.out, /egauge_voltage_volts\{sensor="demo",register="L1 Voltage"\} 1\d\d\./)
+  t.equal(promtoolCheck(prom.out).status, 0, promtoolCheck(prom.out).stderr)
+  const om = await run(['once', 'demo', '--format', 'openmetrics', '--window', '5m'])
+  t.equal(om.code, 0)
+  t.match(om.out, /# EOF\n$/)
+})
+
+t.test('once with a window: one point per step', async (t) => {
+  const r = await run(['once', 'demo', '--window', '1m', '--step', '1s', '--precision', 's'])
+  t.equal(r.code, 0, r.err)
+  const grid = r.out.split('\n').filter((l) => l.includes('register=Grid,'))
+  t.equal(grid.length, 60)
+  t.match(grid[0], / \d{10}$/, 'seconds precision')
+})
+
+t.test('usage and configuration errors exit 2 with one line', async (t) => {
+  const cases: Array<[string[], RegExp]> = [
+    [['once'], /once needs a sensor name/],
+    [['once', 'demo', 'extra'], /unexpected argument "extra"/],
+    [['once', 'x', '--config', join(configDir, 'empty.yml')], /unknown sensor "x" \(configured: none\)/],
+    [['once', 'nope'], /unknown sensor "nope" \(configured: demo\)/],
+    [['once', 'demo', '--format', 'xml'], /format must be influx, prometheus or openmetrics/],
+    [['once', 'demo', '--window', '5 minutes'], /window must be a duration/],
+    [['once', 'demo', '--bogus'], /Unknown option '--bogus'/],
+    [['frobnicate'], /unknown command "frobnicate"/],
+    [['check-config', '--config', join(configDir, 'invalid', 'bad-url.yml')], /sensors\[0\]\.url: "not a url" is not a URL/],
+    [['migrate-config'], /migrate-config needs the legacy config file/],
+    [['migrate-config', '/nonexistent'], /cannot read \/nonexistent: ENOENT/],
+    [['simulate', '--auth', 'nocolon'], /--auth must be user:pass/],
+    [['simulate', '--seed', 'x'], /--seed must be a whole number/],
+    [['serve', '--log-level', 'loud'], /--log-level must be one of fatal, error, warn, info, debug, trace, silent/]
+  ]
+  for (const [argv, message] of cases) {
+    const r = await run(argv)
+    t.equal(r.code, 2, argv.join(' '))
+    t.match(r.err.split('\n')[0], message)
+  }
+})
+
+t.test('a meter failure exits 1 with the sensor and the cause', async (t) => {
+  const sim = new Simulator()
+  const url = await sim.listen()
+  t.teardown(() => sim.close())
+  const file = join(tmp, 'one.yml')
+  writeFileSync(file, `sensors:\n  - name: m1\n    url: ${url}\n    timeout: 300ms\n`)
+  sim.fault = { hang: true }
+  const hang = await run(['once', 'm1', '--config', file])
+  t.equal(hang.code, 1)
+  t.equal(hang.err, 'egauge-bridge: sensor m1: meter did not answer within 0.3s [EGAUGE_TIMEOUT]\n')
+  sim.fault = { body: '<html>proxy error</html>' }
+  const garbage = await run(['once', 'm1', '--config', file])
+  t.equal(garbage.code, 1)
+  t.match(garbage.err, /sensor m1: unreadable meter answer: expected <data> as the document root, got <html> \[EGAUGE_PARSE\]/)
+})
+
+t.test('an unexpected runtime failure exits 1', async (t) => {
+  const sim = new Simulator()
+  const url = await sim.listen()
+  t.teardown(() => sim.close())
+  const r = await run(['simulate', '--listen', url.replace('http://', '')])
+  t.equal(r.code, 1)
+  t.match(r.err, /^egauge-bridge: listen EADDRINUSE/)
+})
+
+t.test('check-config and migrate-config', async (t) => {
+  const ok = await run(['check-config', '--config', join(configDir, 'peper-2019.yml')])
+  t.equal(ok.code, 0)
+  t.equal(ok.out, `${join(configDir, 'peper-2019.yml')}: ok (legacy Peper format, 2 sensors)\n`)
+  const migrated = await run(['migrate-config', join(configDir, 'peper-2019.yml')])
+  t.equal(migrated.code, 0)
+  t.match(migrated.out, /schema: peper/)
+  const file = join(tmp, 'migrated.yml')
+  writeFileSync(file, migrated.out)
+  t.equal((await run(['check-config', '--config', file])).out, `${file}: ok (2 sensors)\n`)
+  t.equal((await run(['check-config'])).code, 2, 'no config file to check')
+  const warn = join(tmp, 'warn.yml')
+  writeFileSync(warn, 'sensors:\n  m1: {}\ndatabase:\n  database: { name: p, ip: h }\nforever: 1\n')
+  t.equal((await run(['check-config', '--config', warn])).out, `warning: forever: unknown key in a legacy config, ignored\n${warn}: ok (legacy Peper format, 1 sensor)\n`)
+  t.match((await run(['help'])).out, /^usage: egauge-bridge/)
+})
+
+t.test('the built binary: simulate serves a meter, once reads it, SIGTERM stops it', async (t) => {
+  const bin = new URL('../dist/cli.js', import.meta.url).pathname
+  const sim = spawn(process.execPath, [bin, 'simulate', '--listen', '127.0.0.1:0', '--seed', '4', '--auth', 'owner:pw'], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const line = await new Promise<string>((resolve) => sim.stderr.once('data', (d: Buffer) => resolve(d.toString())))
+  const url = (JSON.parse(line) as { url: string }).url
+  const file = join(tmp, 'sim.yml')
+  writeFileSync(file, `sensors:\n  - name: s\n    url: ${url}\n    username: owner\n    password: pw\n`)
+  const r = await run(['once', 's', '--config', file, '--format', 'prometheus'])
+  t.equal(r.code, 0, r.err)
+  t.match(r.out, /egauge_power_watts\{sensor="s",register="Grid"\}/)
+  const exit = new Promise<number | null>((resolve) => sim.once('exit', resolve))
+  sim.kill('SIGTERM')
+  t.equal(await exit, 0)
+})
