@@ -7,16 +7,23 @@ import { readFileSync, realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { configPath, loadConfigFile, migrateConfigText, type LoadedConfig } from './config/load.js'
-import { parseListen } from './config/schema.js'
+import { PUSH_STEPS, parseListen } from './config/schema.js'
 import { startDemo } from './demo.js'
 import { MeterClient } from './egauge/client.js'
 import { ConfigError, EgaugeError, errorCode } from './errors.js'
 import { BadRequestError, fetchAnswer, parseMetricsRequest } from './metrics-request.js'
+import { runBackfill } from './push/backfill.js'
+import { CheckpointStore } from './push/checkpoints.js'
+import { sleep } from './push/loop.js'
+import { parseShard, type PushLogger } from './push/pusher.js'
+import { createWriter } from './push/writers.js'
+import { createSelfMetrics } from './server/self-metrics.js'
 import { renderAnswer } from './render.js'
 import { Simulator } from './simulator/server.js'
 
-const USAGE = `usage: egauge-bridge [serve] [--config F] [--push] [--listen H:P] [--log-level L]
+const USAGE = `usage: egauge-bridge [serve] [--config F] [--push] [--shard i/n] [--listen H:P] [--log-level L]
        egauge-bridge once <sensor> [--format influx|prometheus|openmetrics] [--window D] [--step S] [--precision P] [--config F]
+       egauge-bridge backfill <sensor…> --from T [--to T] [--step 1s|1m|15m|1h|1d] [--config F]
        egauge-bridge check-config [--config F]
        egauge-bridge migrate-config FILE
        egauge-bridge simulate [--listen H:P] [--seed N] [--auth user:pass]`
@@ -32,6 +39,7 @@ export async function main (argv: string[], out: Out = (t) => process.stdout.wri
     switch (command) {
       case 'serve': return await serve(rest)
       case 'once': return await once(rest, out)
+      case 'backfill': return await backfill(rest, err)
       case 'check-config': return checkConfig(rest, out)
       case 'migrate-config': return migrate(rest, out)
       case 'simulate': return await simulate(rest, err)
@@ -104,6 +112,68 @@ async function once (argv: string[], out: Out): Promise<number> {
   }
 }
 
+async function backfill (argv: string[], err: Out): Promise<number> {
+  const { values, positionals } = args(argv, {
+    config: { type: 'string' },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    step: { type: 'string' }
+  }, Number.POSITIVE_INFINITY)
+  if (positionals.length === 0) throw new UsageError('backfill needs at least one sensor name')
+  const from = isoTime(values.from as string | undefined, '--from')
+  const to = values.to === undefined ? Math.floor(Date.now() / 1000) : isoTime(values.to as string, '--to')
+  if (from >= to) throw new UsageError('--from must be before --to')
+  const loaded = loadConfig(values.config as string | undefined)
+  if (loaded === undefined) throw new ConfigError('', 'backfill needs a config file with the database (use --config)')
+  const { config } = loaded
+  const step = values.step === undefined ? config.push.stepSeconds : PUSH_STEPS[values.step as string]
+  if (step === undefined) throw new UsageError(`--step must be one of ${Object.keys(PUSH_STEPS).join(', ')}`)
+  for (const name of positionals) {
+    if (config.sensors.find((s) => s.name === name) === undefined) throw new ConfigError('', `unknown sensor "${name}"`)
+  }
+  const log = lineLogger(err)
+  const store = CheckpointStore.open(config.push.stateFile, (message) => log.warn({}, message))
+  const writer = createWriter(config.influx)
+  const controller = new AbortController()
+  const interrupt = (): void => { controller.abort() }
+  process.once('SIGINT', interrupt)
+  process.once('SIGTERM', interrupt)
+  try {
+    const ok = await runBackfill({
+      config,
+      sensors: positionals,
+      from,
+      to,
+      step,
+      writer,
+      store,
+      metrics: createSelfMetrics(false),
+      log,
+      progress: { write: (t) => err(t), isTTY: process.stderr.isTTY === true },
+      sleep,
+      signal: controller.signal
+    })
+    return ok ? 0 : 1
+  } finally {
+    process.off('SIGINT', interrupt)
+    process.off('SIGTERM', interrupt)
+    await writer.close()
+  }
+}
+
+function isoTime (text: string | undefined, flag: string): number {
+  if (text === undefined) throw new UsageError(`${flag} is required (ISO 8601, like 2024-01-31T00:00:00Z)`)
+  const ms = Date.parse(text)
+  if (Number.isNaN(ms)) throw new UsageError(`${flag} "${text}" is not an ISO 8601 time`)
+  return Math.floor(ms / 1000)
+}
+
+/** Log lines for commands without a server: JSON like the server's pino lines, on stderr. */
+function lineLogger (err: Out): PushLogger {
+  const line = (level: number) => (obj: object, msg: string): void => { err(JSON.stringify({ level, time: Date.now(), ...obj, msg }) + '\n') }
+  return { info: line(30), warn: line(40), error: line(50) }
+}
+
 function checkConfig (argv: string[], out: Out): number {
   const { values } = args(argv, { config: { type: 'string' } }, 0)
   const file = configPath(values.config as string | undefined, process.env)
@@ -154,6 +224,14 @@ async function simulate (argv: string[], err: Out): Promise<number> {
   return 0
 }
 
+function shardArg (text: string): { index: number, count: number } {
+  try {
+    return parseShard(text)
+  } catch (e) {
+    throw new UsageError((e as Error).message)
+  }
+}
+
 function waitForSignal (): Promise<string> {
   return new Promise((resolve) => {
     const done = (signal: string): void => {
@@ -177,7 +255,9 @@ async function serve (argv: string[]): Promise<number> {
   const { runServer, LOG_LEVELS } = await import('./server/run.js')
   const logLevel = values['log-level'] as string
   if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`)
+  const shard = values.shard === undefined ? undefined : shardArg(values.shard as string)
   return await runServer({
+    ...(shard === undefined ? {} : { shard }),
     configFlag: values.config as string | undefined,
     listen: values.listen as string | undefined,
     logLevel,

@@ -70,6 +70,14 @@ export class MeterHub {
     return [...this.entries.values()].map((e) => e.status)
   }
 
+  client (name: string): MeterClient | undefined {
+    return this.entries.get(name)?.client
+  }
+
+  status (name: string): SensorStatus | undefined {
+    return this.entries.get(name)?.status
+  }
+
   /** Records push progress for the status page. */
   setPushStatus (name: string, push: PushStatus): void {
     const e = this.entries.get(name)

@@ -6,6 +6,9 @@ import type { FastifyBaseLogger } from 'fastify'
 import { configPath, loadConfigFile } from '../config/load.js'
 import { parseListen, type Config } from '../config/schema.js'
 import { startDemo } from '../demo.js'
+import { CheckpointStore } from '../push/checkpoints.js'
+import { PushLoop } from '../push/loop.js'
+import { createWriter } from '../push/writers.js'
 import type { Simulator } from '../simulator/server.js'
 import { buildApp, type Live } from './app.js'
 import { MeterHub } from './hub.js'
@@ -16,6 +19,8 @@ export interface RunOptions {
   listen: string | undefined
   logLevel: string
   push: boolean
+  /** `--shard i/n`: push only the sensors whose name hashes to shard i of n. */
+  shard?: { index: number, count: number }
   /** Resolves with the signal that asks the process to stop. */
   waitForSignal: () => Promise<string>
   /** Where logs go (tests capture them); stdout by default. */
@@ -86,11 +91,22 @@ export async function runServer (opts: RunOptions): Promise<number> {
   const address = await app.listen({ host, port })
   listening = true
   log.info({ address, push: opts.push }, 'egauge-bridge listening')
+
+  let push: { loop: PushLoop, close: () => Promise<void> } | undefined
+  if (opts.push) {
+    const store = CheckpointStore.open(config.push.stateFile, (message) => log.warn({ stateFile: config.push.stateFile }, message))
+    const writer = createWriter(config.influx)
+    const loop = new PushLoop({ live: () => live!, writer, store, metrics, log, ...(opts.shard === undefined ? {} : { shard: opts.shard }) })
+    log.info({ target: writer.target, interval: config.push.intervalMs / 1000, step: config.push.stepSeconds, sensors: loop.sensors().length, shard: opts.shard }, 'push mode on')
+    loop.start()
+    push = { loop, close: async () => { await loop.stop(10_000); await writer.close() } }
+  }
   opts.onListening?.(address)
 
   const signal = await opts.waitForSignal()
   log.info({ signal }, 'shutting down')
   process.off('SIGHUP', onHup)
+  await push?.close()
   await app.close()
   await live.hub.close()
   await demo?.simulator.close()

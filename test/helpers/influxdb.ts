@@ -19,6 +19,9 @@ export interface InfluxServer {
   stop: () => Promise<void>
   /** Stops and restarts on the same port and data (for outage tests). */
   restart: () => Promise<void>
+  /** Stops the server, keeping its data, until resume(). */
+  pause: () => Promise<void>
+  resume: () => Promise<void>
 }
 
 export interface InfluxOptions {
@@ -101,6 +104,8 @@ bind-address = "127.0.0.1:${rpc}"
     async restart () {
       await halt()
       await launch()
-    }
+    },
+    pause: halt,
+    resume: launch
   }
 }

@@ -1,0 +1,99 @@
+/**
+ * `egauge-bridge backfill`: the push planner and writer over an explicit range, one sensor after
+ * another, with a progress bar on a terminal and a plain line every 10% otherwise. Each job keeps
+ * its own checkpoint, so running the same command again after Ctrl-C resumes where it stopped.
+ */
+import type { Config } from '../config/schema.js'
+import { MeterClient } from '../egauge/client.js'
+import type { SelfMetrics } from '../server/self-metrics.js'
+import type { CheckpointStore } from './checkpoints.js'
+import { pushRange, type PushLogger } from './pusher.js'
+import type { Writer } from './writers.js'
+
+export interface BackfillOptions {
+  config: Config
+  sensors: string[]
+  from: number
+  to: number
+  step: number
+  writer: Writer
+  store: CheckpointStore
+  metrics: SelfMetrics
+  log: PushLogger
+  /** Where progress goes, and whether it is a terminal (a redrawn bar) or not (plain lines). */
+  progress: { write: (text: string) => void, isTTY: boolean }
+  now?: () => number
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>
+  signal?: AbortSignal
+}
+
+/** The checkpoint key of a backfill job: the same command resumes the same job. */
+export function backfillKey (sensor: string, from: number, to: number, step: number): string {
+  return `backfill:${sensor}:${from}:${to}:${step}`
+}
+
+/** Renders one progress line. Pure. */
+export function progressLine (sensor: string, done: number, total: number, points: number, width = 30): string {
+  const fraction = total <= 0 ? 1 : Math.min(1, Math.max(0, done / total))
+  const filled = Math.round(fraction * width)
+  return `${sensor} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${points} points`
+}
+
+/** Runs the backfill; resolves true when every sensor completed. */
+export async function runBackfill (opts: BackfillOptions): Promise<boolean> {
+  let allOk = true
+  for (const name of opts.sensors) {
+    const sensor = opts.config.sensors.find((s) => s.name === name)!
+    const key = backfillKey(name, opts.from, opts.to, opts.step)
+    const resumed = opts.store.get(key)
+    if (resumed !== undefined) opts.log.info({ sensor: name, checkpoint: new Date(resumed * 1000).toISOString() }, 'resuming an interrupted backfill')
+    const client = new MeterClient(sensor)
+    const total = opts.to - opts.from
+    let points = 0
+    let reported = -1
+    const show = (checkpoint: number, final = false): void => {
+      const done = checkpoint - opts.from
+      const line = progressLine(name, done, total, points)
+      if (opts.progress.isTTY) {
+        opts.progress.write(`\r${line}${final ? '\n' : ''}`)
+      } else {
+        const decile = Math.floor((done / total) * 10)
+        if (decile > reported || final) {
+          reported = decile
+          opts.progress.write(`${line}\n`)
+        }
+      }
+    }
+    show(resumed ?? opts.from)
+    try {
+      const result = await pushRange(sensor, { key, from: opts.from, to: opts.to, step: opts.step }, {
+        config: opts.config,
+        writer: opts.writer,
+        store: opts.store,
+        metrics: opts.metrics,
+        log: opts.log,
+        client: () => client,
+        now: opts.now ?? Date.now,
+        sleep: opts.sleep
+      }, opts.signal, (checkpoint, written) => {
+        points = written
+        show(checkpoint)
+      })
+      points = result.points
+      show(result.checkpoint ?? opts.from, true)
+      if (result.ok) {
+        opts.store.delete(key)
+        opts.store.persist()
+      } else {
+        allOk = false
+        if (result.error?.code === 'ABORTED') {
+          opts.log.warn({ sensor: name }, 'backfill interrupted: run the same command again to resume')
+          break
+        }
+      }
+    } finally {
+      await client.close()
+    }
+  }
+  return allOk
+}

@@ -1,0 +1,145 @@
+/**
+ * The push loop (`--push`): a cycle at start-up, then one per `push.interval` aligned to the wall
+ * clock (:00, :05, …) with no drift and never two at once (an overrun skips a tick and counts it).
+ * Sensors run with bounded concurrency, each isolated from the others. Sensors are read from the
+ * live config at each cycle, so a SIGHUP reload applies to push too.
+ */
+import type { SensorConfig } from '../config/schema.js'
+import type { Live } from '../server/app.js'
+import type { SelfMetrics } from '../server/self-metrics.js'
+import type { CheckpointStore } from './checkpoints.js'
+import { eachLimited, pushRange, shardOf, type PushLogger, type SensorResult } from './pusher.js'
+import type { Writer } from './writers.js'
+
+export interface PushLoopOptions {
+  live: () => Live
+  writer: Writer
+  store: CheckpointStore
+  metrics: SelfMetrics
+  log: PushLogger
+  now?: () => number
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
+  /** Schedules a callback (setTimeout by default; tests pass a fake). */
+  setTimer?: (fn: () => void, ms: number) => { cancel: () => void }
+  shard?: { index: number, count: number }
+  retries?: number
+}
+
+export class PushLoop {
+  private readonly opts: PushLoopOptions
+  private readonly now: () => number
+  private timer: { cancel: () => void } | undefined
+  private running: Promise<SensorResult[]> | undefined
+  private readonly abort = new AbortController()
+  private stopped = false
+
+  constructor (opts: PushLoopOptions) {
+    this.opts = opts
+    this.now = opts.now ?? Date.now
+  }
+
+  /** The sensors this instance pushes (all, or its shard). */
+  sensors (): SensorConfig[] {
+    const all = this.opts.live().config.sensors
+    const shard = this.opts.shard
+    return shard === undefined ? all : all.filter((s) => shardOf(s.name, shard.count) === shard.index - 1)
+  }
+
+  /** Runs the first cycle now and schedules the next ones. */
+  start (): void {
+    this.tick()
+  }
+
+  /** When the next aligned tick is due, in ms from now. Pure given the clock. */
+  nextTickDelay (): number {
+    const interval = this.opts.live().config.push.intervalMs
+    const now = this.now()
+    return (Math.floor(now / interval) + 1) * interval - now
+  }
+
+  private tick (): void {
+    if (this.stopped) return
+    if (this.running !== undefined) {
+      this.opts.metrics.pushSkippedTicks.inc()
+      this.opts.log.warn({}, 'push cycle still running at the next tick: tick skipped')
+    } else {
+      this.running = this.runCycle().finally(() => { this.running = undefined })
+    }
+    const setTimer = this.opts.setTimer ?? ((fn, ms) => {
+      const t = setTimeout(fn, ms)
+      return { cancel: () => clearTimeout(t) }
+    })
+    // Recomputed from the clock at every tick: timer lateness never accumulates into drift.
+    this.timer = setTimer(() => this.tick(), this.nextTickDelay())
+  }
+
+  /** One cycle over this instance's sensors. Never throws. */
+  async runCycle (): Promise<SensorResult[]> {
+    const { config, hub } = this.opts.live()
+    const { push } = config
+    const now = Math.floor(this.now() / 1000)
+    const to = Math.floor(now / push.stepSeconds) * push.stepSeconds
+    const sensors = this.sensors()
+    const results = await eachLimited(sensors, push.concurrency, async (sensor) => {
+      const client = hub.client(sensor.name)!
+      const result = await pushRange(sensor, { key: sensor.name, from: to - push.intervalMs / 1000, to, step: push.stepSeconds }, {
+        config,
+        writer: this.opts.writer,
+        store: this.opts.store,
+        metrics: this.opts.metrics,
+        log: this.opts.log,
+        client: () => client,
+        now: this.now,
+        sleep: this.opts.sleep ?? sleep,
+        ...(this.opts.retries === undefined ? {} : { retries: this.opts.retries })
+      }, this.abort.signal)
+      this.record(sensor.name, result, now)
+      return result
+    })
+    const failed = results.filter((r) => !r.ok).length
+    this.opts.log.info({ sensors: results.length, failed, points: results.reduce((n, r) => n + r.points, 0) }, 'push cycle done')
+    return results
+  }
+
+  private record (name: string, result: SensorResult, now: number): void {
+    const { metrics } = this.opts
+    const previous = this.opts.live().hub.status(name)?.push
+    const lag = result.checkpoint === undefined ? undefined : now - result.checkpoint
+    if (lag !== undefined) metrics.pushLag.set({ sensor: name }, lag)
+    if (result.ok) metrics.pushLastSuccess.set({ sensor: name }, now)
+    this.opts.live().hub.setPushStatus(name, {
+      checkpoint: result.checkpoint,
+      lagSeconds: lag,
+      lastSuccess: result.ok ? now : previous?.lastSuccess,
+      lastError: result.error === undefined ? undefined : { ...result.error, at: now * 1000 }
+    })
+  }
+
+  /**
+   * Stops scheduling, lets an in-flight cycle finish for up to `graceMs`, then abandons it. The
+   * checkpoints are persisted after every acknowledged chunk, so nothing more is to be saved.
+   */
+  async stop (graceMs = 10_000): Promise<void> {
+    this.stopped = true
+    this.timer?.cancel()
+    const running = this.running
+    if (running === undefined) return
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), graceMs) })
+    const outcome = await Promise.race([running, late])
+    clearTimeout(timer)
+    if (outcome === 'late') {
+      this.opts.log.warn({ graceMs }, 'push cycle abandoned at shutdown; it resumes from the last checkpoint')
+      this.abort.abort()
+      await running
+    }
+  }
+}
+
+/** setTimeout as a promise that rejects when the signal aborts. */
+export async function sleep (ms: number, signal?: AbortSignal): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(resolve, ms)
+    signal?.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason) }, { once: true })
+  })
+}
