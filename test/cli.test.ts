@@ -94,6 +94,40 @@ t.test('an unexpected runtime failure exits 1', async (t) => {
   t.match(r.err, /^egauge-bridge: listen EADDRINUSE/)
 })
 
+t.test('backfill: usage errors, a run to a real InfluxDB, plain progress lines off a terminal', async (t) => {
+  const usage: Array<[string[], RegExp]> = [
+    [['backfill'], /backfill needs at least one sensor name/],
+    [['backfill', 'm1'], /--from is required/],
+    [['backfill', 'm1', '--from', 'yesterday'], /--from "yesterday" is not an ISO 8601 time/],
+    [['backfill', 'm1', '--from', '2023-11-14T00:00:00Z', '--to', '2023-11-13T00:00:00Z'], /--from must be before --to/],
+    [['backfill', 'm1', '--from', '2023-11-14T00:00:00Z', '--to', '2023-11-14T01:00:00Z', '--config', join(configDir, 'empty.yml')], /unknown sensor "m1"/],
+    [['serve', '--shard', '3/2'], /--shard must be i\/n/]
+  ]
+  for (const [argv, message] of usage) {
+    const r = await run(argv)
+    t.equal(r.code, 2, argv.join(' '))
+    t.match(r.err, message)
+  }
+  const { startInflux } = await import('./helpers/influxdb.js')
+  const influx = await startInflux()
+  t.teardown(() => influx.stop())
+  const sim = new Simulator() // the wall clock, like the CLI's
+  const url = await sim.listen()
+  const to = Math.floor(Date.now() / 86_400_000) * 86_400 - 86_400
+  const iso = (s: number): string => new Date(s * 1000).toISOString()
+  t.teardown(() => sim.close())
+  const file = join(tmp, 'backfill.yml')
+  writeFileSync(file, `sensors:\n  - name: m1\n    url: ${url}\n    registers: [Grid]\ninflux:\n  url: ${influx.url}\n  database: cli\npush:\n  state_file: ${join(tmp, 'bf.json')}\n`)
+  const r = await run(['backfill', 'm1', '--from', iso(to - 86_400), '--to', iso(to), '--step', '1m', '--config', file])
+  t.equal(r.code, 0, r.err)
+  t.match(r.err, /^m1 \[-+\] {3}0% 0 points\n/)
+  t.match(r.err, /m1 \[#{30}\] 100% 1440 points\n$/)
+  const [res] = await influx.query('SELECT count("value") FROM egauge', 'cli')
+  t.equal(res!.series![0]!.values[0]![1], 1440, 'a day of minutes')
+  t.equal((await run(['backfill', 'm1', '--from', '2023-11-14T00:00:00Z', '--step', '5s', '--config', file])).code, 2, 'a bad step')
+  t.equal((await run(['backfill', 'm1', '--from', '2023-11-14T00:00:00Z', '--config', join(tmp, 'missing.yml')])).code, 2)
+})
+
 t.test('check-config and migrate-config', async (t) => {
   const ok = await run(['check-config', '--config', join(configDir, 'peper-2019.yml')])
   t.equal(ok.code, 0)

@@ -48,13 +48,14 @@ export function toLineProtocol (readings: readonly Reading[], opts: LineProtocol
 function egaugeLines (readings: readonly Reading[], opts: LineProtocolOptions): string {
   const suffix = timeSuffix[opts.precision]
   const measurement = escapeMeasurement(opts.measurement)
-  // Most of a line is fixed per register: build it once per call.
-  const prefixes = new Map<string, string>()
+  // Most of a line is fixed per register: build it once per call. Keyed by the name string
+  // itself (shared by all readings of a column, its hash cached by V8): a composed key would be
+  // built and hashed anew for every reading (measured: a fifth of the conversion time).
+  const prefixes = new Map<string, { type: string, virtual: boolean, prefix: string }>()
   let out = ''
   for (const r of readings) {
-    const key = r.register + '\u0000' + r.type + (r.virtual ? 'v' : '')
-    let prefix = prefixes.get(key)
-    if (prefix === undefined) {
+    let cached = prefixes.get(r.register)
+    if (cached === undefined || cached.type !== r.type || cached.virtual !== r.virtual) {
       const tags: Record<string, string> = {
         ...opts.tags,
         quantity: r.quantity,
@@ -63,15 +64,19 @@ function egaugeLines (readings: readonly Reading[], opts: LineProtocolOptions): 
         unit: r.unit
       }
       if (r.virtual) tags.virtual = 'true'
-      prefix = measurement + tagSet(tags) + ' '
-      prefixes.set(key, prefix)
+      cached = { type: r.type, virtual: r.virtual, prefix: measurement + tagSet(tags) + ' ' }
+      prefixes.set(r.register, cached)
     }
-    const value = formatFloat(r.rate)
-    const total = formatFloat(r.total)
-    if (value === undefined && total === undefined) continue
-    let fields = value === undefined ? '' : 'value=' + value
-    if (total !== undefined) fields += (fields === '' ? '' : ',') + 'total=' + total
-    out += prefix + fields + ' ' + r.time + suffix + '\n'
+    // One concatenation per line, numbers converted in place: the cheapest form measured
+    // (bench/conversion.ts); NaN and ±Infinity are never written.
+    const end = ' ' + r.time + suffix + '\n'
+    if (Number.isFinite(r.rate)) {
+      out += Number.isFinite(r.total)
+        ? cached.prefix + 'value=' + r.rate + ',total=' + r.total + end
+        : cached.prefix + 'value=' + r.rate + end
+    } else if (Number.isFinite(r.total)) {
+      out += cached.prefix + 'total=' + r.total + end
+    }
   }
   return out
 }

@@ -80,7 +80,8 @@ export async function runBackfill (opts: BackfillOptions): Promise<boolean> {
         show(checkpoint)
       })
       points = result.points
-      show(result.checkpoint ?? opts.from, true)
+      // A finished job is at 100% even when its last point falls short of --to (an unaligned end).
+      show(result.ok ? opts.to : result.checkpoint ?? opts.from, true)
       if (result.ok) {
         opts.store.delete(key)
         opts.store.persist()

@@ -102,14 +102,8 @@ export function buildApp (opts: AppOptions): FastifyInstance {
     if (sensor === undefined) throw new NotFoundError('unknown sensor')
     const q = req.query
     const request = parseMetricsRequest({ format: str(q.format), precision: str(q.precision), window: str(q.window), step: str(q.step) }, req.headers.accept)
-    const answer = await hub.answer(name, request, deadlineMs(sensor.timeoutMs, req.headers['x-prometheus-scrape-timeout-seconds']))
-    let body: string
-    try {
-      body = await renderAnswer(sensor, config.influx, answer, request)
-    } catch (err) {
-      hub.recordFailure(name, err as EgaugeError, answer.fetchSeconds * 1000)
-      throw err
-    }
+    const deadline = deadlineMs(sensor.timeoutMs, req.headers['x-prometheus-scrape-timeout-seconds'])
+    const body = await hub.body(name, request, deadline, async (answer) => await renderAnswer(sensor, config.influx, answer, request))
     return reply.type(contentTypes[request.format]).send(body)
   }
 

@@ -34,6 +34,8 @@ interface Entry {
   client: MeterClient
   inFlight: Map<string, Promise<MeterAnswer>>
   cache: Map<string, { answer: MeterAnswer, expires: number }>
+  /** Rendered bodies by fetch, format and precision, expiring with their answer. */
+  bodies: Map<string, { body: string, expires: number }>
   status: SensorStatus
 }
 
@@ -56,6 +58,7 @@ export class MeterHub {
         client,
         inFlight: new Map(),
         cache: new Map(),
+        bodies: new Map(),
         status: { name: sensor.name, url: redactUrl(sensor.url), state: 'unknown', lastFetch: undefined, lastLatencyMs: undefined, lastError: undefined, push: undefined }
       })
     }
@@ -82,6 +85,32 @@ export class MeterHub {
   setPushStatus (name: string, push: PushStatus): void {
     const e = this.entries.get(name)
     if (e !== undefined) e.status.push = push
+  }
+
+  /**
+   * The response body for a request: a cached rendering, or `render` applied to the meter's
+   * answer (itself cached or shared, see answer()). A render failure counts as the sensor's
+   * failure. Throws EgaugeError.
+   */
+  async body (name: string, request: MetricsRequest, deadlineMs: number, render: (answer: MeterAnswer) => Promise<string>): Promise<string> {
+    const e = this.entries.get(name)!
+    const key = `${fetchKey(request)}|${request.format}|${request.precision}`
+    const cached = e.bodies.get(key)
+    if (cached !== undefined && cached.expires > this.now()) {
+      this.metrics.coalesced.inc()
+      return cached.body
+    }
+    const answer = await this.answer(name, request, deadlineMs)
+    let body: string
+    try {
+      body = await render(answer)
+    } catch (err) {
+      this.recordFailure(name, err as EgaugeError, answer.fetchSeconds * 1000)
+      throw err
+    }
+    const expires = e.cache.get(fetchKey(request))?.expires
+    if (expires !== undefined) e.bodies.set(key, { body, expires })
+    return body
   }
 
   /**

@@ -1,0 +1,66 @@
+/**
+ * Child processes for the benchmarks, so a server's CPU and memory are its own:
+ *   sim N              N simulated meters; prints their URLs as JSON
+ *   bridge TTL URL     the bridge app (cache_ttl TTL) for one meter at URL; prints its URL
+ *   bare BYTES         a bare Fastify route answering a constant body of BYTES bytes
+ *   push URLS_FILE INFLUX_URL   one push cycle; prints wall time, CPU and peak RSS as JSON
+ */
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Fastify from 'fastify'
+import { validateConfig } from '../src/config/schema.js'
+import { CheckpointStore } from '../src/push/checkpoints.js'
+import { PushLoop } from '../src/push/loop.js'
+import { createWriter } from '../src/push/writers.js'
+import { buildApp, type Live } from '../src/server/app.js'
+import { MeterHub } from '../src/server/hub.js'
+import { createSelfMetrics } from '../src/server/self-metrics.js'
+import { Simulator } from '../src/simulator/server.js'
+
+const [mode, a, b] = process.argv.slice(2)
+const quiet = { info: () => {}, warn: () => {}, error: () => {} }
+
+if (mode === 'sim') {
+  const urls: string[] = []
+  for (let i = 0; i < Number(a); i++) urls.push(await new Simulator({ seed: i + 1 }).listen())
+  process.stdout.write(JSON.stringify(urls) + '\n')
+} else if (mode === 'bridge') {
+  const config = validateConfig({ server: { cache_ttl: a }, sensors: [{ name: 'demo', url: b }] })
+  const metrics = createSelfMetrics()
+  const state: { live?: Live } = {}
+  const app = buildApp({ live: () => state.live!, metrics, push: false })
+  state.live = { config, hub: new MeterHub(config.sensors, { cacheTtlMs: config.server.cacheTtlMs, metrics, log: app.log }) }
+  process.stdout.write(await app.listen({ host: '127.0.0.1', port: 0 }) + '\n')
+} else if (mode === 'bare') {
+  const body = 'x'.repeat(Number(a))
+  const app = Fastify()
+  app.get('/metrics/demo', async (_req, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(body))
+  process.stdout.write(await app.listen({ host: '127.0.0.1', port: 0 }) + '\n')
+} else if (mode === 'push') {
+  const urls = JSON.parse(readFileSync(a!, 'utf8')) as string[]
+  const config = validateConfig({
+    sensors: urls.map((url, i) => ({ name: `m${i}`, url, timeout: '30s' })),
+    influx: { url: b, database: 'bench', batch_size: 5000 },
+    push: { interval: '5m', step: '1s', concurrency: 8, state_file: join(mkdtempSync(join(tmpdir(), 'bench-')), 's.json') }
+  })
+  const metrics = createSelfMetrics(false)
+  const hub = new MeterHub(config.sensors, { cacheTtlMs: 0, metrics, log: quiet as never })
+  const writer = createWriter(config.influx)
+  const loop = new PushLoop({ live: () => ({ config, hub }), writer, store: CheckpointStore.open(config.push.stateFile, () => {}), metrics, log: quiet })
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  const results = await loop.runCycle()
+  const wallMs = performance.now() - t0
+  const cpu = process.cpuUsage(cpu0)
+  process.stdout.write(JSON.stringify({
+    wallMs,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    maxRssMB: process.resourceUsage().maxRSS / 1024,
+    points: results.reduce((n, r) => n + r.points, 0),
+    failed: results.filter((r) => !r.ok).length
+  }) + '\n')
+  await writer.close()
+  await hub.close()
+  process.exit(0)
+}
