@@ -33,7 +33,7 @@ class UsageError extends Error {}
 type Out = (text: string) => void
 
 /** Runs a command line; resolves to the exit code (serve and simulate resolve on shutdown). */
-export async function main (argv: string[], out: Out = (t) => process.stdout.write(t), err: Out = (t) => process.stderr.write(t)): Promise<number> {
+export async function main (argv: string[], out: Out, err: Out): Promise<number> {
   try {
     const [command = 'serve', ...rest] = argv[0]?.startsWith('-') === true ? ['serve', ...argv] : argv
     switch (command) {
@@ -135,6 +135,7 @@ async function backfill (argv: string[], err: Out): Promise<number> {
   const store = CheckpointStore.open(config.push.stateFile, (message) => log.warn({}, message))
   const writer = createWriter(config.influx)
   const controller = new AbortController()
+  /* c8 ignore next -- a signal handler: test/cli.test.ts sends SIGINT to the built binary */
   const interrupt = (): void => { controller.abort() }
   process.once('SIGINT', interrupt)
   process.once('SIGTERM', interrupt)
@@ -255,9 +256,8 @@ async function serve (argv: string[]): Promise<number> {
   const { runServer, LOG_LEVELS } = await import('./server/run.js')
   const logLevel = values['log-level'] as string
   if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`)
-  const shard = values.shard === undefined ? undefined : shardArg(values.shard as string)
   return await runServer({
-    ...(shard === undefined ? {} : { shard }),
+    shard: values.shard === undefined ? undefined : shardArg(values.shard as string),
     configFlag: values.config as string | undefined,
     listen: values.listen as string | undefined,
     logLevel,
@@ -276,6 +276,6 @@ function isEntryPoint (): boolean {
 }
 
 if (isEntryPoint()) {
-  main(process.argv.slice(2)).then((code) => { process.exitCode = code }, () => { process.exitCode = 1 })
+  main(process.argv.slice(2), (t) => process.stdout.write(t), (t) => process.stderr.write(t)).then((code) => { process.exitCode = code }, () => { process.exitCode = 1 })
 }
 /* c8 ignore stop */

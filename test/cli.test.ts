@@ -125,7 +125,42 @@ t.test('backfill: usage errors, a run to a real InfluxDB, plain progress lines o
   const [res] = await influx.query('SELECT count("value") FROM egauge', 'cli')
   t.equal(res!.series![0]!.values[0]![1], 1440, 'a day of minutes')
   t.equal((await run(['backfill', 'm1', '--from', '2023-11-14T00:00:00Z', '--step', '5s', '--config', file])).code, 2, 'a bad step')
+  t.match((await run(['backfill', 'm1', '--from', '2023-11-14T00:00:00Z'])).err, /backfill needs a config file with the database/)
+  sim.fault = { status: 503 }
+  const failed = await run(['backfill', 'm1', '--from', iso(to - 3600), '--to', iso(to), '--step', '1m', '--config', file])
+  sim.fault = undefined
+  t.equal(failed.code, 1, 'a backfill that could not finish exits 1')
+  t.match(failed.err, /"code":"EGAUGE_HTTP_STATUS".*meter answered HTTP 503/)
   t.equal((await run(['backfill', 'm1', '--from', '2023-11-14T00:00:00Z', '--config', join(tmp, 'missing.yml')])).code, 2)
+})
+
+t.test('the built binary: Ctrl-C stops a backfill after a chunk; the same command resumes it', async (t) => {
+  const { startInflux } = await import('./helpers/influxdb.js')
+  const influx = await startInflux()
+  t.teardown(() => influx.stop())
+  const sim = new Simulator()
+  const url = await sim.listen()
+  t.teardown(() => sim.close())
+  const file = join(tmp, 'sigint.yml')
+  writeFileSync(file, `sensors:\n  - name: m1\n    url: ${url}\n    registers: [Grid]\ninflux:\n  url: ${influx.url}\n  database: sigint\npush:\n  state_file: ${join(tmp, 'sigint.json')}\n`)
+  const to = Math.floor(Date.now() / 86_400_000) * 86_400 - 86_400
+  const argv = ['backfill', 'm1', '--from', new Date((to - 20 * 86_400) * 1000).toISOString(), '--to', new Date(to * 1000).toISOString(), '--step', '1m', '--config', file]
+  sim.fault = { latencyMs: 150 } // slow enough to interrupt between chunks
+  const bin = new URL('../dist/cli.js', import.meta.url).pathname
+  const child = spawn(process.execPath, [bin, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  while (!/\d+ points/.test(stderr.split('\n').slice(1).join('\n'))) await new Promise((resolve) => setTimeout(resolve, 20))
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+  child.kill('SIGINT')
+  t.equal(await exited, 1)
+  t.match(stderr, /backfill interrupted: run the same command again to resume/)
+  sim.fault = undefined
+  const resumed = await run(argv)
+  t.equal(resumed.code, 0)
+  t.match(resumed.err, /resuming an interrupted backfill/)
+  const [res] = await influx.query('SELECT count("value") FROM egauge', 'sigint')
+  t.equal(res!.series![0]!.values[0]![1], 20 * 1440, 'every minute of 20 days, once')
 })
 
 t.test('check-config and migrate-config', async (t) => {

@@ -133,6 +133,9 @@ t.test('./egauge-bridge.yml is found in the working directory; auth {} means non
   t.teardown(() => process.chdir(cwd))
   t.equal(configPath(undefined, {}), './egauge-bridge.yml')
   t.same(validateConfig({ server: { auth: {} } }).server.auth, { kind: 'none' })
+  t.equal(validateConfig({ influx: { schema: 'peper' } }).influx.measurement, 'measure', 'the peper schema defaults to its own measurement')
+  const numeric = validateConfig({ sensors: [{ name: 12345, max_response_size: 4096 }] }).sensors[0]!
+  t.same([numeric.name, numeric.maxResponseBytes], ['12345', 4096], 'YAML numbers where strings or sizes are expected')
   t.equal(isLegacy(null), false)
   t.equal(errorCode(new Error('x')), 'error')
 })

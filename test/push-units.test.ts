@@ -162,12 +162,42 @@ t.test('scheduler: aligned to the clock, no overlap, sharding, graceful stop', a
   t.equal(timers[2]!.cancelled, true, 'no more ticks after stop')
   await stopping
   t.match(logs.join('\n'), /push cycle abandoned at shutdown/, 'a cycle that outlives the grace period is abandoned')
+  timers[2]!.fn()
+  t.equal(cycles, 2, 'a timer that fires after stop runs nothing')
   await loop.stop()
 
   const sharded = new PushLoop({ live: () => bridge.live, writer: { target: 'x', prepare: async () => {}, write: async () => {}, close: async () => {} }, store: CheckpointStore.open('/nonexistent/x', () => {}), metrics: bridge.metrics, log: { info: () => {}, warn: () => {}, error: () => {} }, shard: { index: 1, count: 2 } })
   const other = new PushLoop({ live: () => bridge.live, writer: { target: 'x', prepare: async () => {}, write: async () => {}, close: async () => {} }, store: CheckpointStore.open('/nonexistent/x', () => {}), metrics: bridge.metrics, log: { info: () => {}, warn: () => {}, error: () => {} }, shard: { index: 2, count: 2 } })
   t.same([...sharded.sensors(), ...other.sensors()].map((s) => s.name).sort(), ['a', 'b', 'c'], 'two shards split the sensors between them')
   t.ok(sharded.nextTickDelay() > 0 && sharded.nextTickDelay() <= 300_000)
+})
+
+t.test('a database that recovers on the last retry: backoff, then the write lands', async (t) => {
+  const { Simulator } = await import('../src/simulator/server.js')
+  const { MeterClient } = await import('../src/egauge/client.js')
+  const { pushRange } = await import('../src/push/pusher.js')
+  const { statusError } = await import('../src/push/writers.js')
+  const { createSelfMetrics } = await import('../src/server/self-metrics.js')
+  const { validateConfig } = await import('../src/config/schema.js')
+  const sim = new Simulator({ clock: () => NOW * 1000 })
+  const config = validateConfig({ sensors: [{ name: 'm', url: await sim.listen() }] })
+  const client = new MeterClient(config.sensors[0]!)
+  t.teardown(async () => { await client.close(); await sim.close() })
+  let calls = 0
+  const sleeps: number[] = []
+  const result = await pushRange(config.sensors[0]!, { key: 'm', from: NOW - 10, to: NOW, step: 1 }, {
+    config,
+    writer: { target: 'x', prepare: async () => {}, write: async () => { if (++calls <= 3) throw statusError(503, 'busy', calls === 2 ? '7' : undefined) }, close: async () => {} },
+    store: CheckpointStore.open(join(mkdtempSync(join(tmpdir(), 'r-')), 's.json'), () => {}),
+    metrics: createSelfMetrics(false),
+    log: { info: () => {}, warn: () => {}, error: () => {} },
+    client: () => client,
+    now: () => NOW * 1000,
+    sleep: async (ms) => { sleeps.push(ms) }
+  })
+  t.same([result.ok, result.points, result.checkpoint], [true, 240, NOW])
+  t.equal(calls, 4, 'three failures, then the fourth (last) try succeeds')
+  t.same(sleeps, [1000, 7000, 4000], 'exponential backoff, Retry-After when the server sends one')
 })
 
 t.test('sleep rejects when aborted', async (t) => {

@@ -125,6 +125,9 @@ t.test('N cycles, then the database down for 20 minutes, then the meter down for
   const api = JSON.parse((await h.bridge.app.inject({ method: 'GET', url: '/api/sensors' })).body) as { sensors: Array<{ name: string, push: { lastError: { code: string } | null, lagSeconds: number } }> }
   t.equal(api.sensors[0]!.push.lastError?.code, 'EGAUGE_HTTP_STATUS')
   t.equal(api.sensors[0]!.push.lagSeconds, 1800)
+  sims.m1.fault = { body: '<html><body>502 Proxy Error</body></html>' }
+  const [garbage] = await h.loop.runCycle()
+  t.same(garbage!.error, { code: 'EGAUGE_PARSE', message: 'sensor m1: unreadable meter answer: expected <group> as the document root, got <html>' }, 'a garbage answer is a parse error, checkpoint kept')
   sims.m1.fault = undefined
   await cycles(h, 1)
   await holdsExactly(t, db, 'm1', range(start, nowMs / 1000), 'after a 30-minute meter outage')

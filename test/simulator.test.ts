@@ -130,6 +130,13 @@ t.test('listening on IPv6, digest refusals, closing with a hung request', async 
   t.ok(nonce)
   await sim.close()
   t.equal(await pending, 'answered', 'an unauthorised request is answered even while hanging')
+  const open = new Simulator()
+  const openUrl = await open.listen()
+  open.fault = { hang: true }
+  const hung = fetch(`${openUrl}/cgi-bin/egauge`).then(() => 'answered', () => 'cut')
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  await open.close()
+  t.equal(await hung, 'cut', 'close() cuts requests left hanging')
 })
 
 t.test('control routes and the request log', async (t) => {

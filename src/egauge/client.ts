@@ -193,8 +193,8 @@ export class MeterClient {
         err instanceof undiciErrors.ConnectTimeoutError) {
       return new EgaugeError('EGAUGE_TIMEOUT', name, `meter did not answer within ${(Math.min(elapsedMs, this.sensor.timeoutMs) / 1000).toFixed(1)}s`)
     }
-    const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code
-    return new EgaugeError('EGAUGE_UNREACHABLE', name, `meter unreachable (${code ?? (err as Error).name ?? 'error'})`)
+    const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name
+    return new EgaugeError('EGAUGE_UNREACHABLE', name, `meter unreachable (${code})`)
   }
 }
 

@@ -21,7 +21,7 @@ export interface PushLoopOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
   /** Schedules a callback (setTimeout by default; tests pass a fake). */
   setTimer?: (fn: () => void, ms: number) => { cancel: () => void }
-  shard?: { index: number, count: number }
+  shard?: { index: number, count: number } | undefined
   retries?: number
 }
 

@@ -112,9 +112,9 @@ export async function pushRange (
     }
     return { sensor: name, ok: true, points, checkpoint }
   } catch (err) {
-    if (signal?.aborted === true && !(err instanceof EgaugeError) && !(err instanceof WriteError)) {
-      return { sensor: name, ok: false, points, checkpoint, error: { code: 'ABORTED', message: 'stopped' } }
-    }
+    // Stopped from outside (Ctrl-C, shutdown): whatever the aborted fetch or write threw is not a
+    // meter or database failure and must not be logged or counted as one.
+    if (signal?.aborted === true) return { sensor: name, ok: false, points, checkpoint, error: { code: 'ABORTED', message: 'stopped' } }
     return fail(err)
   }
 }
@@ -144,17 +144,18 @@ async function writeBatches (sensor: string, text: string, deps: PushDeps, signa
 /** Runs `fn`, retrying failures that may pass (429, 5xx, network) with backoff and Retry-After. */
 async function withRetries (fn: () => Promise<void>, deps: PushDeps, signal: AbortSignal | undefined): Promise<void> {
   const retries = deps.retries ?? 3
-  for (let attempt = 0; ; attempt++) {
+  for (let attempt = 0; attempt < retries; attempt++) {
     try {
       await fn()
       return
     } catch (err) {
-      if (!(err instanceof WriteError) || err.kind !== 'retry' || attempt >= retries) throw err
+      if (!(err instanceof WriteError) || err.kind !== 'retry') throw err
       const delay = Math.min(err.retryAfterMs ?? 1000 * 2 ** attempt, 60_000)
       deps.log.warn({ code: err.code, attempt: attempt + 1, delayMs: delay }, `database write will be retried: ${err.message}`)
       await deps.sleep(delay, signal)
     }
   }
+  await fn() // the last try: its failure goes to the caller
 }
 
 /** A stable hash of a sensor name (FNV-1a, 32 bits), for `--shard i/n`. Pure. */

@@ -5,7 +5,7 @@
  * them: the database refuses the data (skip the batch), the configuration is wrong (keep the
  * checkpoint and say so), or try again later (keep the checkpoint, back off).
  */
-import { HttpError, InfluxDB, RequestTimedOutError, setLogger } from '@influxdata/influxdb-client'
+import { HttpError, InfluxDB, RequestTimedOutError } from '@influxdata/influxdb-client'
 import { Pool, errors as undiciErrors } from 'undici'
 import type { InfluxConfig } from '../config/schema.js'
 import { redactUrl } from '../egauge/client.js'
@@ -138,8 +138,6 @@ class InfluxV2Writer implements Writer {
     this.config = config
     this.target = `${redactUrl(config.url)} bucket ${config.bucket}`
     this.client = new InfluxDB({ url: config.url, token: config.token ?? '', timeout: config.timeoutMs })
-    // The library logs failed writes to the console itself; the push loop logs them once, its way.
-    setLogger({ error: () => {}, warn: () => {} })
   }
 
   async prepare (): Promise<void> {}

@@ -119,8 +119,8 @@ export class MeterHub {
    * Throws EgaugeError.
    */
   async answer (name: string, request: MetricsRequest, deadlineMs: number): Promise<MeterAnswer> {
-    const e = this.entries.get(name)
-    if (e === undefined) throw new Error(`unknown sensor ${name}`)
+    // Callers look the sensor up first (sensor()): a request name never gets this far unchecked.
+    const e = this.entries.get(name)!
     const key = fetchKey(request)
     const cached = e.cache.get(key)
     if (cached !== undefined && cached.expires > this.now()) {

@@ -20,7 +20,7 @@ export interface RunOptions {
   logLevel: string
   push: boolean
   /** `--shard i/n`: push only the sensors whose name hashes to shard i of n. */
-  shard?: { index: number, count: number }
+  shard?: { index: number, count: number } | undefined
   /** Resolves with the signal that asks the process to stop. */
   waitForSignal: () => Promise<string>
   /** Where logs go (tests capture them); stdout by default. */
@@ -96,7 +96,7 @@ export async function runServer (opts: RunOptions): Promise<number> {
   if (opts.push) {
     const store = CheckpointStore.open(config.push.stateFile, (message) => log.warn({ stateFile: config.push.stateFile }, message))
     const writer = createWriter(config.influx)
-    const loop = new PushLoop({ live: () => live!, writer, store, metrics, log, ...(opts.shard === undefined ? {} : { shard: opts.shard }) })
+    const loop = new PushLoop({ live: () => live!, writer, store, metrics, log, shard: opts.shard })
     log.info({ target: writer.target, interval: config.push.intervalMs / 1000, step: config.push.stepSeconds, sensors: loop.sensors().length, shard: opts.shard }, 'push mode on')
     loop.start()
     push = { loop, close: async () => { await loop.stop(10_000); await writer.close() } }
