@@ -6,6 +6,7 @@
  */
 import type { Config, SensorConfig } from '../config/schema.js'
 import type { MeterClient } from '../egauge/client.js'
+import type { Reading } from '../model.js'
 import { historyReadings, parseShow } from '../egauge/parse.js'
 import { EgaugeError, ParseError } from '../errors.js'
 import { toLineProtocol } from '../formats/influx.js'
@@ -97,13 +98,7 @@ export async function pushRange (
       readings = readings.filter((r) => r.time > after && r.time <= chunk.until)
       if (readings.length === 0) continue
       const newest = readings.reduce((max, r) => Math.max(max, r.time), 0)
-      points += await writeBatches(name, toLineProtocol(readings, {
-        schema: deps.config.influx.schema,
-        measurement: deps.config.influx.measurement,
-        tags: sensor.tags,
-        precision: 's',
-        registerUnits: sensor.registerUnits
-      }), deps, signal)
+      points += await writeBatches(sensor, readings, deps, signal)
       // Every batch of the chunk is acknowledged (or refused for good): now, and only now, move on.
       checkpoint = newest
       deps.store.set(range.key, newest)
@@ -119,26 +114,37 @@ export async function pushRange (
   }
 }
 
-/** Writes lines in batches of `influx.batch_size`; returns the lines the database accepted. */
-async function writeBatches (sensor: string, text: string, deps: PushDeps, signal: AbortSignal | undefined): Promise<number> {
-  const lines = text.split('\n')
-  lines.pop() // the final newline
-  const size = deps.config.influx.batchSize
+/**
+ * Writes readings in batches of `influx.batch_size`, each formatted on its own (formatting the
+ * whole chunk, then splitting it into lines, measured a fifth of a push cycle's CPU). Returns
+ * the lines the database accepted.
+ */
+async function writeBatches (sensor: SensorConfig, readings: Reading[], deps: PushDeps, signal: AbortSignal | undefined): Promise<number> {
+  const { influx } = deps.config
+  const format = { schema: influx.schema, measurement: influx.measurement, tags: sensor.tags, precision: 's' as const, registerUnits: sensor.registerUnits }
+  const name = sensor.name
   let written = 0
-  for (let i = 0; i < lines.length; i += size) {
-    const batch = lines.slice(i, i + size)
+  for (let i = 0; i < readings.length; i += influx.batchSize) {
+    const text = toLineProtocol(readings.slice(i, i + influx.batchSize), format)
+    const lines = countLines(text)
     try {
-      await withRetries(async () => { await deps.writer.write(batch.join('\n') + '\n', signal) }, deps, signal)
-      written += batch.length
-      deps.metrics.pushPoints.inc({ sensor }, batch.length)
+      await withRetries(async () => { await deps.writer.write(text, signal) }, deps, signal)
+      written += lines
+      deps.metrics.pushPoints.inc({ sensor: name }, lines)
     } catch (err) {
       if (!(err instanceof WriteError) || err.kind !== 'rejected') throw err
       // The database will never take this batch: say why, count it, and go on with the rest.
-      deps.metrics.pushErrors.inc({ sensor, reason: err.code })
-      deps.log.error({ sensor, code: err.code, lines: batch.length, target: deps.writer.target }, `database refused a batch, skipped: ${err.message}`)
+      deps.metrics.pushErrors.inc({ sensor: name, reason: err.code })
+      deps.log.error({ sensor: name, code: err.code, lines, target: deps.writer.target }, `database refused a batch, skipped: ${err.message}`)
     }
   }
   return written
+}
+
+function countLines (text: string): number {
+  let n = 0
+  for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) n++
+  return n
 }
 
 /** Runs `fn`, retrying failures that may pass (429, 5xx, network) with backoff and Retry-After. */
