@@ -7,7 +7,7 @@ import { readFileSync, realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { configPath, loadConfigFile, migrateConfigText, type LoadedConfig } from './config/load.js'
-import { PUSH_STEPS, parseListen } from './config/schema.js'
+import { HISTORY_STEPS, parseListen } from './config/schema.js'
 import { startDemo } from './demo.js'
 import { MeterClient } from './egauge/client.js'
 import { ConfigError, EgaugeError, errorCode } from './errors.js'
@@ -126,8 +126,8 @@ async function backfill (argv: string[], err: Out): Promise<number> {
   const loaded = loadConfig(values.config as string | undefined)
   if (loaded === undefined) throw new ConfigError('', 'backfill needs a config file with the database (use --config)')
   const { config } = loaded
-  const step = values.step === undefined ? config.push.stepSeconds : PUSH_STEPS[values.step as string]
-  if (step === undefined) throw new UsageError(`--step must be one of ${Object.keys(PUSH_STEPS).join(', ')}`)
+  const step = values.step === undefined ? config.push.stepSeconds : HISTORY_STEPS[values.step as string]
+  if (step === undefined) throw new UsageError(`--step must be one of ${Object.keys(HISTORY_STEPS).join(', ')}`)
   for (const name of positionals) {
     if (config.sensors.find((s) => s.name === name) === undefined) throw new ConfigError('', `unknown sensor "${name}"`)
   }

@@ -4,6 +4,7 @@
  * except fetchAnswer(), which calls the client it is given.
  */
 import { parseDuration } from './config/duration.js'
+import { HISTORY_STEPS } from './config/schema.js'
 import type { MeterClient } from './egauge/client.js'
 import type { Precision } from './formats/influx.js'
 import type { MeterAnswer, OutputFormat } from './render.js'
@@ -24,7 +25,6 @@ export interface MetricsRequest {
   window?: { seconds: number, step: number }
 }
 
-const STEPS: Record<string, number> = { '1s': 1, '1m': 60, '15m': 900, '1h': 3600, '1d': 86400 }
 /** History is fetched in chunks of at most 3600 rows (DESIGN §3). */
 export const MAX_POINTS = 3600
 
@@ -52,8 +52,8 @@ export function parseMetricsRequest (params: MetricsParams, accept: string | und
   }
   const ms = parseDuration(params.window)
   if (ms === undefined || ms < 1000 || ms % 1000 !== 0) throw new BadRequestError('window must be a duration of whole seconds, like 5m')
-  const step = STEPS[params.step ?? '1s']
-  if (step === undefined) throw new BadRequestError(`step must be one of ${Object.keys(STEPS).join(', ')}`)
+  const step = HISTORY_STEPS[params.step ?? '1s']
+  if (step === undefined) throw new BadRequestError(`step must be one of ${Object.keys(HISTORY_STEPS).join(', ')}`)
   const seconds = ms / 1000
   if (seconds % step !== 0) throw new BadRequestError('window must be a whole number of steps')
   if (format === 'influx' && seconds / step > MAX_POINTS) throw new BadRequestError(`window/step must be at most ${MAX_POINTS} points`)

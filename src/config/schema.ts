@@ -90,7 +90,8 @@ export const DEFAULTS = {
 const RESERVED_TAGS = new Set(['quantity', 'register', 'sensor', 'unit', 'virtual', 'serial', 'type'])
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/
 const SENSOR_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
-export const PUSH_STEPS: Record<string, number> = { '1s': 1, '1m': 60, '15m': 900, '1h': 3600, '1d': 86400 }
+/** The history steps the bridge fetches at: push.step, `?step=` and `backfill --step`. */
+export const HISTORY_STEPS: Record<string, number> = { '1s': 1, '1m': 60, '15m': 900, '1h': 3600, '1d': 86400 }
 
 type Raw = Record<string, unknown>
 
@@ -216,8 +217,8 @@ function influx (raw: Raw): InfluxConfig {
 function push (raw: Raw): PushConfig {
   const d = DEFAULTS.push
   const step = string(raw.step ?? d.step, 'push.step')
-  const stepSeconds = PUSH_STEPS[step]
-  if (stepSeconds === undefined) throw new ConfigError('push.step', `must be one of ${Object.keys(PUSH_STEPS).join(', ')}`)
+  const stepSeconds = HISTORY_STEPS[step]
+  if (stepSeconds === undefined) throw new ConfigError('push.step', `must be one of ${Object.keys(HISTORY_STEPS).join(', ')}`)
   const intervalMs = duration(raw.interval ?? d.interval, 'push.interval', 1000)
   if (intervalMs % 1000 !== 0) throw new ConfigError('push.interval', 'must be a whole number of seconds')
   return {

@@ -17,8 +17,6 @@ export interface InfluxServer {
   /** POSTs line protocol; resolves to the HTTP status and body. */
   write: (db: string, body: string, precision?: string) => Promise<{ status: number, body: string }>
   stop: () => Promise<void>
-  /** Stops and restarts on the same port and data (for outage tests). */
-  restart: () => Promise<void>
   /** Stops the server, keeping its data, until resume(). */
   pause: () => Promise<void>
   resume: () => Promise<void>
@@ -100,10 +98,6 @@ bind-address = "127.0.0.1:${rpc}"
     async stop () {
       await halt()
       rmSync(dir, { recursive: true, force: true })
-    },
-    async restart () {
-      await halt()
-      await launch()
     },
     pause: halt,
     resume: launch
