@@ -4,8 +4,9 @@
  * memory grow with the number of rows.
  */
 import { XMLParser } from 'fast-xml-parser'
-import { historyReadings, parseShow } from '../src/egauge/parse.js'
-import { toLineProtocol } from '../src/formats/influx.js'
+import { validateConfig } from '../src/config/schema.js'
+import { parseShow } from '../src/egauge/parse.js'
+import { historyBatches, lineProtocolOptions } from '../src/render.js'
 import { Simulator } from '../src/simulator/server.js'
 import { timeIt, type Figure } from './lib.js'
 
@@ -18,8 +19,12 @@ function document (rows: number): string {
   return sim.answer('/cgi-bin/egauge-show', rows <= 3600 ? `S&n=${rows}` : `m&n=${rows}`).body
 }
 
+const config = validateConfig({ sensors: [{ name: 'bench', tags: { site: 'bench' } }] })
+const sensor = config.sensors[0]!
+
+/** What the pull path and the push loop do with a history: parse, then straight to line protocol. */
 function convert (xml: string): string {
-  return toLineProtocol(historyReadings(parseShow(xml), 'bench'), { schema: 'egauge', measurement: 'egauge', tags: { site: 'bench' }, precision: 's' })
+  return historyBatches(parseShow(xml), sensor, lineProtocolOptions(sensor, config.influx, 's'), Number.POSITIVE_INFINITY).batches[0]!.text
 }
 
 export interface SweepRow { rows: number, values: number, ms: number, nsPerValue: number, heapMB: number }

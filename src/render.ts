@@ -5,10 +5,10 @@
  */
 import type { InfluxConfig, SensorConfig } from './config/schema.js'
 import { EgaugeError, ParseError } from './errors.js'
-import { historyReadings, parseInst, parseShow, windowReadings, type RegisterFilter } from './egauge/parse.js'
-import { toLineProtocol, type Precision } from './formats/influx.js'
+import { forEachRate, historyReadings, parseInst, parseShow, windowReadings, type History, type RegisterFilter } from './egauge/parse.js'
+import { LineWriter, toLineProtocol, type LineProtocolOptions, type Precision } from './formats/influx.js'
 import { toExposition } from './formats/prometheus.js'
-import type { Snapshot } from './model.js'
+import type { Reading, Snapshot } from './model.js'
 
 export type OutputFormat = 'influx' | 'prometheus' | 'openmetrics'
 
@@ -31,29 +31,71 @@ export async function renderAnswer (
   answer: MeterAnswer,
   opts: RenderOptions
 ): Promise<string> {
-  let snapshot: Snapshot
+  const lineOptions = lineProtocolOptions(sensor, influx, opts.precision)
+  if (opts.format === 'influx' && answer.endpoint === 'show') {
+    return historyBatches(parseAnswer(sensor, () => parseShow(answer.xml)), sensor, lineOptions, Number.POSITIVE_INFINITY).batches[0]?.text ?? ''
+  }
+  const snapshot = parseAnswer(sensor, () => answerSnapshot(sensor, answer, 'average'))
+  if (opts.format === 'influx') return toLineProtocol(snapshot.readings, lineOptions)
+  return await toExposition(snapshot, { openMetrics: opts.format === 'openmetrics', tags: sensor.tags, fetchSeconds: answer.fetchSeconds })
+}
+
+/** Runs a parse, turning ParseError into EgaugeError EGAUGE_PARSE for this sensor. */
+export function parseAnswer<T> (sensor: SensorConfig, parse: () => T): T {
   try {
-    snapshot = answerSnapshot(sensor, answer, opts.format === 'influx' ? 'series' : 'average')
+    return parse()
   } catch (err) {
     /* c8 ignore next -- the parser throws only ParseError (a property test holds it to that) */
     if (!(err instanceof ParseError)) throw err
     throw new EgaugeError('EGAUGE_PARSE', sensor.name, `unreadable meter answer: ${err.message}`)
   }
-  if (opts.format === 'influx') {
-    return toLineProtocol(snapshot.readings, {
-      schema: influx.schema,
-      measurement: influx.measurement,
-      tags: sensor.tags,
-      precision: opts.precision,
-      registerUnits: sensor.registerUnits
-    })
-  }
-  return await toExposition(snapshot, { openMetrics: opts.format === 'openmetrics', tags: sensor.tags, fetchSeconds: answer.fetchSeconds })
+}
+
+export function lineProtocolOptions (sensor: SensorConfig, influx: Pick<InfluxConfig, 'schema' | 'measurement'>, precision: Precision): LineProtocolOptions {
+  return { schema: influx.schema, measurement: influx.measurement, tags: sensor.tags, precision, registerUnits: sensor.registerUnits }
+}
+
+export interface Batch {
+  text: string
+  lines: number
 }
 
 /**
- * The readings in an answer. History gives one reading per row pair ('series', for line protocol)
- * or one per register averaged over the whole window ('average', for Prometheus).
+ * A history as line protocol, straight from the rates to the text (no object per value: measured
+ * 88 → 55 ms for 3600 rows × 24 registers), in batches of at most `batchSize` lines, for the
+ * points in `range` when given. Returns the batches and the newest time written. Pure.
+ */
+export function historyBatches (
+  history: History,
+  sensor: SensorConfig,
+  opts: LineProtocolOptions,
+  batchSize: number,
+  range?: { after: number, until: number }
+): { batches: Batch[], newest: number } {
+  const writer = new LineWriter(opts)
+  const batches: Batch[] = []
+  const scratch: Reading = { sensor: sensor.name, register: '', type: '', quantity: '', unit: '', virtual: false, time: 0, rate: 0, total: 0, rawRate: 0 }
+  const filter: RegisterFilter = sensor.registers === undefined ? undefined : new Set(sensor.registers)
+  forEachRate(history, filter, (column, type, time, rate, total, rawRate) => {
+    scratch.register = column.name
+    scratch.type = column.type
+    scratch.quantity = type.quantity
+    scratch.unit = type.unit
+    scratch.virtual = column.virtual
+    scratch.time = time
+    scratch.rate = rate
+    scratch.total = total
+    scratch.rawRate = rawRate
+    writer.add(scratch)
+    if (writer.lines >= batchSize) batches.push({ lines: writer.lines, text: writer.take() })
+  }, range)
+  if (writer.lines > 0) batches.push({ lines: writer.lines, text: writer.take() })
+  return { batches, newest: writer.newest }
+}
+
+/**
+ * The readings in an answer. History gives one reading per row pair ('series') or one per
+ * register averaged over the whole window ('average', for Prometheus). Throws ParseError.
  */
 export function answerSnapshot (sensor: SensorConfig, answer: MeterAnswer, history: 'series' | 'average'): Snapshot {
   const filter: RegisterFilter = sensor.registers === undefined ? undefined : new Set(sensor.registers)

@@ -43,6 +43,7 @@ t.test('render: the register allow-list, and a history with no rows', async (t) 
   const empty = '<group serial="0x1"><data columns="1" time_stamp="0x10" time_delta="1"><cname t="P">B</cname></data></group>'
   t.match(await renderAnswer(config.sensors[0]!, config.influx, { endpoint: 'show', xml: empty, fetchSeconds: 0 }, { format: 'prometheus', precision: 's' }),
     /egauge_sample_timestamp_seconds\{sensor="s"\} 0/)
+  t.equal(await renderAnswer(config.sensors[0]!, config.influx, { endpoint: 'show', xml: empty, fetchSeconds: 0 }, { format: 'influx', precision: 's' }), '', 'no rows, no lines')
 })
 
 t.test('escaping rules', async (t) => {

@@ -6,7 +6,7 @@
  */
 import { ParseError } from '../errors.js'
 import type { Reading, Snapshot } from '../model.js'
-import { registerType } from './registers.js'
+import { registerType, type RegisterType } from './registers.js'
 import { XmlScanner, truncated, type Token } from './xml.js'
 
 export interface Column {
@@ -183,17 +183,29 @@ function newestFirstUnique (rows: HistoryRow[]): HistoryRow[] {
   return sorted.filter((row, i) => i === 0 || row.time !== sorted[i - 1]!.time)
 }
 
+/** Receives one average rate; the arguments are only valid during the call. */
+export type RateVisitor = (column: Column, type: RegisterType, time: number, rate: number, total: number, rawRate: number) => void
+
 /**
- * Average rates between consecutive rows, stamped at the newer row: n+1 rows give n readings per
- * register. Pure; never throws.
+ * Visits the average rate of every kept register between consecutive rows, stamped at the newer
+ * row (n+1 rows give n rates per register), oldest first within a row pair. With `range`, only
+ * times in (after, until]. Pure; never throws. The one place history becomes rates: the readings
+ * below and the direct line-protocol path (render.ts) both come from here.
  */
-export function historyReadings (history: History, sensor: string, filter?: RegisterFilter): Reading[] {
-  const out: Reading[] = []
+export function forEachRate (history: History, filter: RegisterFilter, visit: RateVisitor, range?: { after: number, until: number }): void {
   const rows = history.rows
   const keep = keptColumns(history.columns, filter)
   for (let i = 0; i + 1 < rows.length; i++) {
-    appendRates(out, history.columns, keep, rows[i]!, rows[i + 1]!, sensor)
+    const time = rows[i]!.time
+    if (range !== undefined && (time <= range.after || time > range.until)) continue
+    ratesBetween(history.columns, keep, rows[i]!, rows[i + 1]!, visit)
   }
+}
+
+/** The rates of forEachRate as readings. Pure; never throws. */
+export function historyReadings (history: History, sensor: string, filter?: RegisterFilter): Reading[] {
+  const out: Reading[] = []
+  forEachRate(history, filter, (column, type, time, rate, total, rawRate) => { out.push(reading(sensor, column, type, time, rate, total, rawRate)) })
   return out
 }
 
@@ -202,8 +214,14 @@ export function windowReadings (history: History, sensor: string, filter?: Regis
   const out: Reading[] = []
   const rows = history.rows
   if (rows.length < 2) return out
-  appendRates(out, history.columns, keptColumns(history.columns, filter), rows[0]!, rows[rows.length - 1]!, sensor)
+  ratesBetween(history.columns, keptColumns(history.columns, filter), rows[0]!, rows[rows.length - 1]!, (column, type, time, rate, total, rawRate) => {
+    out.push(reading(sensor, column, type, time, rate, total, rawRate))
+  })
   return out
+}
+
+function reading (sensor: string, column: Column, type: RegisterType, time: number, rate: number, total: number, rawRate: number): Reading {
+  return { sensor, register: column.name, type: column.type, quantity: type.quantity, unit: type.unit, virtual: column.virtual, time, rate, total, rawRate }
 }
 
 function keptColumns (columns: Column[], filter: RegisterFilter): number[] {
@@ -214,7 +232,7 @@ function keptColumns (columns: Column[], filter: RegisterFilter): number[] {
   return keep
 }
 
-function appendRates (out: Reading[], columns: Column[], keep: number[], newer: HistoryRow, older: HistoryRow, sensor: string): void {
+function ratesBetween (columns: Column[], keep: number[], newer: HistoryRow, older: HistoryRow, visit: RateVisitor): void {
   const seconds = newer.time - older.time
   for (const i of keep) {
     const column = columns[i]!
@@ -224,19 +242,8 @@ function appendRates (out: Reading[], columns: Column[], keep: number[], newer: 
     // wrap-around. Only that small difference becomes a number. Discrete values are not differenced.
     const delta = type.discrete === true ? Number(now) : Number(BigInt.asIntN(64, now - older.values[i]!))
     const divisor = type.discrete === true ? 1 : seconds
-    out.push({
-      sensor,
-      register: column.name,
-      type: column.type,
-      quantity: type.quantity,
-      unit: type.unit,
-      virtual: column.virtual,
-      time: newer.time,
-      rate: delta * type.quantum / divisor,
-      // The absolute value is only ever an output float; precision past 2^53 is not meaningful.
-      total: type.discrete === true ? Number.NaN : Number(now) * type.quantum,
-      rawRate: delta / divisor
-    })
+    // The absolute value is only ever an output float; precision past 2^53 is not meaningful.
+    visit(column, type, newer.time, delta * type.quantum / divisor, type.discrete === true ? Number.NaN : Number(now) * type.quantum, delta / divisor)
   }
 }
 

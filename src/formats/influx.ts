@@ -42,61 +42,82 @@ export function formatFloat (x: number): string | undefined {
 
 /** Returns line protocol, one line per reading (plus a final newline when non-empty). */
 export function toLineProtocol (readings: readonly Reading[], opts: LineProtocolOptions): string {
-  return opts.schema === 'peper' ? peperLines(readings, opts) : egaugeLines(readings, opts)
+  const writer = new LineWriter(opts)
+  for (const r of readings) writer.add(r)
+  return writer.take()
 }
 
-function egaugeLines (readings: readonly Reading[], opts: LineProtocolOptions): string {
-  const suffix = timeSuffix[opts.precision]
-  const measurement = escapeMeasurement(opts.measurement)
-  // Most of a line is fixed per register: build it once per call. Keyed by the name string
-  // itself (shared by all readings of a column, its hash cached by V8): a composed key would be
-  // built and hashed anew for every reading (measured: a fifth of the conversion time).
-  const prefixes = new Map<string, { type: string, virtual: boolean, prefix: string }>()
-  let out = ''
-  for (const r of readings) {
-    let cached = prefixes.get(r.register)
-    if (cached === undefined || cached.type !== r.type || cached.virtual !== r.virtual) {
-      const tags: Record<string, string> = {
-        ...opts.tags,
-        quantity: r.quantity,
-        register: r.register,
-        sensor: r.sensor,
-        unit: r.unit
-      }
-      if (r.virtual) tags.virtual = 'true'
-      cached = { type: r.type, virtual: r.virtual, prefix: measurement + tagSet(tags) + ' ' }
-      prefixes.set(r.register, cached)
-    }
+/**
+ * Accumulates lines for one schema. add() reads the reading's fields and keeps nothing of it, so a
+ * caller may pass the same object again with new values (the history path does, to avoid an
+ * object per value). Pure.
+ */
+export class LineWriter {
+  /** Lines added since the last take(). */
+  lines = 0
+  /** Newest time added since construction (-Infinity before any line). */
+  newest = Number.NEGATIVE_INFINITY
+  private out = ''
+  private readonly opts: LineProtocolOptions
+  private readonly measurement: string
+  private readonly suffix: string
+  // Most of a line is fixed per register: built once. Keyed by the name string itself (shared by
+  // all readings of a column, its hash cached by V8): a composed key would be built and hashed
+  // anew for every reading (measured: a fifth of the conversion time).
+  private readonly prefixes = new Map<string, { type: string, virtual: boolean, prefix: string }>()
+
+  constructor (opts: LineProtocolOptions) {
+    this.opts = opts
+    this.measurement = escapeMeasurement(opts.measurement)
+    this.suffix = timeSuffix[opts.precision]
+  }
+
+  add (r: Reading): void {
     // One concatenation per line, numbers converted in place: the cheapest form measured
     // (bench/conversion.ts); NaN and ±Infinity are never written.
-    const end = ' ' + r.time + suffix + '\n'
-    if (Number.isFinite(r.rate)) {
-      out += Number.isFinite(r.total)
-        ? cached.prefix + 'value=' + r.rate + ',total=' + r.total + end
-        : cached.prefix + 'value=' + r.rate + end
-    } else if (Number.isFinite(r.total)) {
-      out += cached.prefix + 'total=' + r.total + end
+    const end = ' ' + r.time + this.suffix + '\n'
+    let line: string
+    if (this.opts.schema === 'peper') {
+      const units = this.opts.registerUnits ?? {}
+      const configured = Object.hasOwn(units, r.register) ? units[r.register] : undefined
+      // The 2019 script: Δraw / (Δt × 1000), times 1000 when the register is configured as W.
+      let value = r.rawRate / 1000
+      if (configured === 'W') value *= 1000
+      if (!Number.isFinite(value)) return
+      line = this.measurement + tagSet({ ...this.opts.tags, Unit: configured ?? r.unit }) + ' ' + escapeKey(r.register) + '=' + value + end
+    } else {
+      const prefix = this.prefix(r)
+      if (Number.isFinite(r.rate)) {
+        line = Number.isFinite(r.total) ? prefix + 'value=' + r.rate + ',total=' + r.total + end : prefix + 'value=' + r.rate + end
+      } else if (Number.isFinite(r.total)) {
+        line = prefix + 'total=' + r.total + end
+      } else {
+        return
+      }
     }
+    this.out += line
+    this.lines++
+    if (r.time > this.newest) this.newest = r.time
   }
-  return out
-}
 
-function peperLines (readings: readonly Reading[], opts: LineProtocolOptions): string {
-  const suffix = timeSuffix[opts.precision]
-  const measurement = escapeMeasurement(opts.measurement)
-  const units = opts.registerUnits ?? {}
-  let out = ''
-  for (const r of readings) {
-    const configured = Object.hasOwn(units, r.register) ? units[r.register] : undefined
-    // The 2019 script: Δraw / (Δt × 1000), times 1000 when the register is configured as W.
-    let value = r.rawRate / 1000
-    if (configured === 'W') value *= 1000
-    const formatted = formatFloat(value)
-    if (formatted === undefined) continue
-    const tags = { ...opts.tags, Unit: configured ?? r.unit }
-    out += measurement + tagSet(tags) + ' ' + escapeKey(r.register) + '=' + formatted + ' ' + r.time + suffix + '\n'
+  /** The lines added since the last take(), and starts a new batch. */
+  take (): string {
+    const text = this.out
+    this.out = ''
+    this.lines = 0
+    return text
   }
-  return out
+
+  private prefix (r: Reading): string {
+    let cached = this.prefixes.get(r.register)
+    if (cached === undefined || cached.type !== r.type || cached.virtual !== r.virtual) {
+      const tags: Record<string, string> = { ...this.opts.tags, quantity: r.quantity, register: r.register, sensor: r.sensor, unit: r.unit }
+      if (r.virtual) tags.virtual = 'true'
+      cached = { type: r.type, virtual: r.virtual, prefix: this.measurement + tagSet(tags) + ' ' }
+      this.prefixes.set(r.register, cached)
+    }
+    return cached.prefix
+  }
 }
 
 /** `,k=v` pairs sorted by key (InfluxDB's preferred order); empty values are dropped. */

@@ -6,10 +6,9 @@
  */
 import type { Config, SensorConfig } from '../config/schema.js'
 import type { MeterClient } from '../egauge/client.js'
-import type { Reading } from '../model.js'
-import { historyReadings, parseShow } from '../egauge/parse.js'
-import { EgaugeError, ParseError } from '../errors.js'
-import { toLineProtocol } from '../formats/influx.js'
+import { parseShow } from '../egauge/parse.js'
+import { EgaugeError } from '../errors.js'
+import { historyBatches, lineProtocolOptions, parseAnswer, type Batch } from '../render.js'
 import type { SelfMetrics } from '../server/self-metrics.js'
 import type { CheckpointStore } from './checkpoints.js'
 import { planChunks } from './planner.js'
@@ -66,7 +65,6 @@ export async function pushRange (
   const start = deps.store.get(range.key) ?? range.from
   let checkpoint: number | undefined = deps.store.get(range.key)
   let points = 0
-  const filter = sensor.registers === undefined ? undefined : new Set(sensor.registers)
   const fail = (err: unknown): SensorResult => {
     const e = err as EgaugeError | WriteError
     const reason = e.code ?? 'ERROR'
@@ -86,19 +84,11 @@ export async function pushRange (
     for (const chunk of planChunks(start, range.to, range.step, nowSeconds)) {
       signal?.throwIfAborted()
       const answer = await deps.client(sensor).fetchShow({ step: chunk.step, rows: chunk.rows, newest: chunk.newest, oldest: chunk.oldest }, signal)
-      let readings
-      try {
-        readings = historyReadings(parseShow(answer.xml), name, filter)
-      } catch (err) {
-        /* c8 ignore next -- the parser throws only ParseError (a property test holds it to that) */
-        if (!(err instanceof ParseError)) throw err
-        throw new EgaugeError('EGAUGE_PARSE', name, `unreadable meter answer: ${err.message}`)
-      }
+      const history = parseAnswer(sensor, () => parseShow(answer.xml))
       const after = Math.max(chunk.after, checkpoint ?? Number.NEGATIVE_INFINITY)
-      readings = readings.filter((r) => r.time > after && r.time <= chunk.until)
-      if (readings.length === 0) continue
-      const newest = readings.reduce((max, r) => Math.max(max, r.time), 0)
-      points += await writeBatches(sensor, readings, deps, signal)
+      const { batches, newest } = historyBatches(history, sensor, lineProtocolOptions(sensor, deps.config.influx, 's'), deps.config.influx.batchSize, { after, until: chunk.until })
+      if (batches.length === 0) continue
+      points += await writeBatches(name, batches, deps, signal)
       // Every batch of the chunk is acknowledged (or refused for good): now, and only now, move on.
       checkpoint = newest
       deps.store.set(range.key, newest)
@@ -114,37 +104,22 @@ export async function pushRange (
   }
 }
 
-/**
- * Writes readings in batches of `influx.batch_size`, each formatted on its own (formatting the
- * whole chunk, then splitting it into lines, measured a fifth of a push cycle's CPU). Returns
- * the lines the database accepted.
- */
-async function writeBatches (sensor: SensorConfig, readings: Reading[], deps: PushDeps, signal: AbortSignal | undefined): Promise<number> {
-  const { influx } = deps.config
-  const format = { schema: influx.schema, measurement: influx.measurement, tags: sensor.tags, precision: 's' as const, registerUnits: sensor.registerUnits }
-  const name = sensor.name
+/** Writes the batches in order; returns the lines the database accepted. */
+async function writeBatches (sensor: string, batches: Batch[], deps: PushDeps, signal: AbortSignal | undefined): Promise<number> {
   let written = 0
-  for (let i = 0; i < readings.length; i += influx.batchSize) {
-    const text = toLineProtocol(readings.slice(i, i + influx.batchSize), format)
-    const lines = countLines(text)
+  for (const { text, lines } of batches) {
     try {
       await withRetries(async () => { await deps.writer.write(text, signal) }, deps, signal)
       written += lines
-      deps.metrics.pushPoints.inc({ sensor: name }, lines)
+      deps.metrics.pushPoints.inc({ sensor }, lines)
     } catch (err) {
       if (!(err instanceof WriteError) || err.kind !== 'rejected') throw err
       // The database will never take this batch: say why, count it, and go on with the rest.
-      deps.metrics.pushErrors.inc({ sensor: name, reason: err.code })
-      deps.log.error({ sensor: name, code: err.code, lines, target: deps.writer.target }, `database refused a batch, skipped: ${err.message}`)
+      deps.metrics.pushErrors.inc({ sensor, reason: err.code })
+      deps.log.error({ sensor, code: err.code, lines, target: deps.writer.target }, `database refused a batch, skipped: ${err.message}`)
     }
   }
   return written
-}
-
-function countLines (text: string): number {
-  let n = 0
-  for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) n++
-  return n
 }
 
 /** Runs `fn`, retrying failures that may pass (429, 5xx, network) with backoff and Retry-After. */
