@@ -77,16 +77,13 @@ export class LineWriter {
     // (bench/conversion.ts); NaN and ±Infinity are never written.
     const end = ' ' + r.time + this.suffix + '\n'
     let line: string
+    const prefix = this.prefix(r)
     if (this.opts.schema === 'peper') {
-      const units = this.opts.registerUnits ?? {}
-      const configured = Object.hasOwn(units, r.register) ? units[r.register] : undefined
       // The 2019 script: Δraw / (Δt × 1000), times 1000 when the register is configured as W.
-      let value = r.rawRate / 1000
-      if (configured === 'W') value *= 1000
+      const value = this.registerUnit(r.register) === 'W' ? r.rawRate / 1000 * 1000 : r.rawRate / 1000
       if (!Number.isFinite(value)) return
-      line = this.measurement + tagSet({ ...this.opts.tags, Unit: configured ?? r.unit }) + ' ' + escapeKey(r.register) + '=' + value + end
+      line = prefix + value + end
     } else {
-      const prefix = this.prefix(r)
       if (Number.isFinite(r.rate)) {
         line = Number.isFinite(r.total) ? prefix + 'value=' + r.rate + ',total=' + r.total + end : prefix + 'value=' + r.rate + end
       } else if (Number.isFinite(r.total)) {
@@ -108,15 +105,28 @@ export class LineWriter {
     return text
   }
 
+  /** Everything of a line before the values: measurement, tags and, for peper, the field key. */
   private prefix (r: Reading): string {
     let cached = this.prefixes.get(r.register)
     if (cached === undefined || cached.type !== r.type || cached.virtual !== r.virtual) {
-      const tags: Record<string, string> = { ...this.opts.tags, quantity: r.quantity, register: r.register, sensor: r.sensor, unit: r.unit }
-      if (r.virtual) tags.virtual = 'true'
-      cached = { type: r.type, virtual: r.virtual, prefix: this.measurement + tagSet(tags) + ' ' }
+      let prefix: string
+      if (this.opts.schema === 'peper') {
+        prefix = this.measurement + tagSet({ ...this.opts.tags, Unit: this.registerUnit(r.register) ?? r.unit }) + ' ' + escapeKey(r.register) + '='
+      } else {
+        const tags: Record<string, string> = { ...this.opts.tags, quantity: r.quantity, register: r.register, sensor: r.sensor, unit: r.unit }
+        if (r.virtual) tags.virtual = 'true'
+        prefix = this.measurement + tagSet(tags) + ' '
+      }
+      cached = { type: r.type, virtual: r.virtual, prefix }
       this.prefixes.set(r.register, cached)
     }
     return cached.prefix
+  }
+
+  /** Peper: the unit `Registre` gives a register, if it is listed. */
+  private registerUnit (register: string): string | undefined {
+    const units = this.opts.registerUnits
+    return units !== undefined && Object.hasOwn(units, register) ? units[register] : undefined
   }
 }
 
