@@ -30,7 +30,7 @@ t.test('once demo --format prometheus passes promtool; openmetrics ends in # EOF
   const prom = await run(['once', 'demo', '--format', 'prometheus'])
   t.equal(prom.code, 0)
   t.match(prom.out, /^# HELP egauge_sensor_info/)
-  t.match(prom.out, /egauge_voltage_volts\{sensor="demo",register="L1 Voltage"\} 1\d\d\./)
+  t.match(prom.out, /egauge_voltage_volts\{sensor="demo",register="L1 Voltage"\} 1\d\d(\.\d+)?\n/)
   t.equal(promtoolCheck(prom.out).status, 0, promtoolCheck(prom.out).stderr)
   const om = await run(['once', 'demo', '--format', 'openmetrics', '--window', '5m'])
   t.equal(om.code, 0)
