@@ -166,6 +166,27 @@ t.test('coalescing: 200 concurrent requests make one upstream request per TTL', 
   t.match(self, /egauge_bridge_upstream_requests_total\{sensor="c"\} 2/)
 })
 
+t.test('the cache cannot be grown without bound by varying request parameters', async (t) => {
+  const { MAX_CACHED_PER_SENSOR } = await import('../src/server/hub.js')
+  let now = 1_000_000
+  const sim = new Simulator({ clock: () => NOW * 1000 })
+  const url = await sim.listen()
+  t.teardown(() => sim.close())
+  const b = testBridge({ server: { cache_ttl: '10s' }, sensors: [{ name: 'c', url }] }, { now: () => now })
+  t.teardown(() => b.close())
+  for (let seconds = 2; seconds < 120; seconds++) {
+    t.equal((await b.app.inject({ method: 'GET', url: `/metrics/c?window=${seconds}s` })).statusCode, 200)
+  }
+  t.ok(b.live.hub.cachedEntries('c') <= 2 * MAX_CACHED_PER_SENSOR, `bounded: ${b.live.hub.cachedEntries('c')} entries after 118 distinct windows`)
+  const before = sim.requests.length
+  await b.app.inject({ method: 'GET', url: '/metrics/c?window=119s' })
+  t.equal(sim.requests.length, before, 'the newest entries are still served from the cache')
+  now += 11_000
+  await b.app.inject({ method: 'GET', url: '/metrics/c' })
+  t.equal(b.live.hub.cachedEntries('c'), 2, 'expired entries are swept when a new one is stored')
+  t.equal(b.live.hub.cachedEntries('nope'), 0)
+})
+
 t.test('/metrics (self), /api/sensors, /readyz, the status page', async (t) => {
   await get('/metrics/b')
   const self = await get('/metrics')

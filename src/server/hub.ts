@@ -29,6 +29,9 @@ export interface SensorStatus {
   push: PushStatus | undefined
 }
 
+/** Cached answers (and, separately, rendered bodies) kept per sensor at most. */
+export const MAX_CACHED_PER_SENSOR = 32
+
 interface Entry {
   sensor: SensorConfig
   client: MeterClient
@@ -109,7 +112,7 @@ export class MeterHub {
       throw err
     }
     const expires = e.cache.get(fetchKey(request))?.expires
-    if (expires !== undefined) e.bodies.set(key, { body, expires })
+    if (expires !== undefined) this.remember(e.bodies, key, { body, expires })
     return body
   }
 
@@ -143,7 +146,7 @@ export class MeterHub {
     try {
       const answer = await fetchAnswer(e.client, request)
       this.metrics.fetchDuration.observe({ sensor: e.sensor.name, endpoint }, answer.fetchSeconds)
-      if (this.cacheTtlMs > 0) e.cache.set(key, { answer, expires: this.now() + this.cacheTtlMs })
+      if (this.cacheTtlMs > 0) this.remember(e.cache, key, { answer, expires: this.now() + this.cacheTtlMs })
       this.recordSuccess(e, answer.fetchSeconds * 1000)
       return answer
     } catch (err) {
@@ -152,6 +155,28 @@ export class MeterHub {
     } finally {
       e.inFlight.delete(key)
     }
+  }
+
+  /**
+   * Caches a value. Keys come from request parameters (window, step, format, precision), so a
+   * client varying them must not grow memory: expired entries go first, and beyond
+   * MAX_CACHED_PER_SENSOR the oldest are dropped.
+   */
+  private remember<T extends { expires: number }> (cache: Map<string, T>, key: string, value: T): void {
+    const now = this.now()
+    for (const [k, v] of cache) if (v.expires <= now) cache.delete(k)
+    cache.delete(key)
+    cache.set(key, value)
+    for (const k of cache.keys()) {
+      if (cache.size <= MAX_CACHED_PER_SENSOR) break
+      cache.delete(k)
+    }
+  }
+
+  /** How many answers and bodies are cached for a sensor (for tests and debugging). */
+  cachedEntries (name: string): number {
+    const e = this.entries.get(name)
+    return e === undefined ? 0 : e.cache.size + e.bodies.size
   }
 
   private recordSuccess (e: Entry, latencyMs: number): void {

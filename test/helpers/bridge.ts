@@ -16,7 +16,7 @@ export interface TestBridge {
   close: () => Promise<void>
 }
 
-export function testBridge (raw: unknown, opts: { push?: boolean, processMetrics?: boolean } = {}): TestBridge {
+export function testBridge (raw: unknown, opts: { push?: boolean, processMetrics?: boolean, now?: () => number } = {}): TestBridge {
   const config = validateConfig(raw)
   const metrics = createSelfMetrics(opts.processMetrics ?? false)
   let captured = ''
@@ -28,7 +28,7 @@ export function testBridge (raw: unknown, opts: { push?: boolean, processMetrics
   })
   const state: { live?: Live } = {}
   const app = buildApp({ live: () => state.live!, metrics, push: opts.push ?? false, logger: { level: 'info', stream } })
-  const live = { config, hub: new MeterHub(config.sensors, { cacheTtlMs: config.server.cacheTtlMs, metrics, log: app.log }) }
+  const live = { config, hub: new MeterHub(config.sensors, { cacheTtlMs: config.server.cacheTtlMs, metrics, log: app.log, ...(opts.now === undefined ? {} : { now: opts.now }) }) }
   state.live = live
   return {
     app,
