@@ -7,7 +7,7 @@
 import type { Config, SensorConfig } from '../config/schema.js'
 import type { MeterClient } from '../egauge/client.js'
 import { parseShow } from '../egauge/parse.js'
-import { EgaugeError } from '../errors.js'
+import type { EgaugeError } from '../errors.js'
 import { historyBatches, lineProtocolOptions, parseAnswer, type Batch } from '../render.js'
 import type { SelfMetrics } from '../server/self-metrics.js'
 import type { CheckpointStore } from './checkpoints.js'
@@ -62,31 +62,19 @@ export async function pushRange (
   onProgress?: (checkpoint: number, points: number) => void
 ): Promise<SensorResult> {
   const name = sensor.name
-  const start = deps.store.get(range.key) ?? range.from
-  let checkpoint: number | undefined = deps.store.get(range.key)
+  let checkpoint = deps.store.get(range.key)
   let points = 0
-  const fail = (err: unknown): SensorResult => {
-    const e = err as EgaugeError | WriteError
-    const reason = e.code ?? 'ERROR'
-    if (e instanceof WriteError) {
-      deps.metrics.pushErrors.inc({ sensor: name, reason })
-      deps.log.error({ sensor: name, code: reason, target: deps.writer.target }, `push to the database failed, checkpoint kept: ${e.message}`)
-    } else {
-      deps.metrics.pushErrors.inc({ sensor: name, reason })
-      deps.log.warn({ sensor: name, code: reason }, `push could not read the meter, checkpoint kept: ${e.message}`)
-    }
-    return { sensor: name, ok: false, points, checkpoint, error: { code: reason, message: e.message } }
-  }
-
+  const format = lineProtocolOptions(sensor, deps.config.influx, 's')
   try {
     await withRetries(async () => { await deps.writer.prepare(signal) }, deps, signal)
     const nowSeconds = Math.floor(deps.now() / 1000)
-    for (const chunk of planChunks(start, range.to, range.step, nowSeconds)) {
+    // Chunks start at the checkpoint and each at the end of the one before, so (after, until] of a
+    // chunk never reaches back into points already acknowledged.
+    for (const chunk of planChunks(checkpoint ?? range.from, range.to, range.step, nowSeconds)) {
       signal?.throwIfAborted()
       const answer = await deps.client(sensor).fetchShow({ step: chunk.step, rows: chunk.rows, newest: chunk.newest, oldest: chunk.oldest }, signal)
       const history = parseAnswer(sensor, () => parseShow(answer.xml))
-      const after = Math.max(chunk.after, checkpoint ?? Number.NEGATIVE_INFINITY)
-      const { batches, newest } = historyBatches(history, sensor, lineProtocolOptions(sensor, deps.config.influx, 's'), deps.config.influx.batchSize, { after, until: chunk.until })
+      const { batches, newest } = historyBatches(history, sensor, format, deps.config.influx.batchSize, chunk)
       if (batches.length === 0) continue
       points += await writeBatches(name, batches, deps, signal)
       // Every batch of the chunk is acknowledged (or refused for good): now, and only now, move on.
@@ -100,7 +88,14 @@ export async function pushRange (
     // Stopped from outside (Ctrl-C, shutdown): whatever the aborted fetch or write threw is not a
     // meter or database failure and must not be logged or counted as one.
     if (signal?.aborted === true) return { sensor: name, ok: false, points, checkpoint, error: { code: 'ABORTED', message: 'stopped' } }
-    return fail(err)
+    const e = err as EgaugeError | WriteError
+    deps.metrics.pushErrors.inc({ sensor: name, reason: e.code })
+    if (e instanceof WriteError) {
+      deps.log.error({ sensor: name, code: e.code, target: deps.writer.target }, `push to the database failed, checkpoint kept: ${e.message}`)
+    } else {
+      deps.log.warn({ sensor: name, code: e.code }, `push could not read the meter, checkpoint kept: ${e.message}`)
+    }
+    return { sensor: name, ok: false, points, checkpoint, error: { code: e.code, message: e.message } }
   }
 }
 
