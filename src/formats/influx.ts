@@ -35,11 +35,6 @@ export function escapeMeasurement (s: string): string {
   return s.replace(/[\r\n\t]/g, ' ').replace(/\\(?=[, ]|$)/g, '/').replace(/[, ]/g, '\\$&')
 }
 
-/** Formats a float field value; undefined for NaN and ±Infinity, which line protocol cannot carry. */
-export function formatFloat (x: number): string | undefined {
-  return Number.isFinite(x) ? String(x) : undefined
-}
-
 /** Returns line protocol, one line per reading (plus a final newline when non-empty). */
 export function toLineProtocol (readings: readonly Reading[], opts: LineProtocolOptions): string {
   const writer = new LineWriter(opts)
@@ -64,7 +59,7 @@ export class LineWriter {
   // Most of a line is fixed per register: built once. Keyed by the name string itself (shared by
   // all readings of a column, its hash cached by V8): a composed key would be built and hashed
   // anew for every reading (measured: a fifth of the conversion time).
-  private readonly prefixes = new Map<string, { type: string, virtual: boolean, prefix: string }>()
+  private readonly prefixes = new Map<string, Prefix>()
 
   constructor (opts: LineProtocolOptions) {
     this.opts = opts
@@ -77,10 +72,10 @@ export class LineWriter {
     // (bench/conversion.ts); NaN and ±Infinity are never written.
     const end = ' ' + r.time + this.suffix + '\n'
     let line: string
-    const prefix = this.prefix(r)
+    const { prefix, watts } = this.prefix(r)
     if (this.opts.schema === 'peper') {
       // The 2019 script: Δraw / (Δt × 1000), times 1000 when the register is configured as W.
-      const value = this.registerUnit(r.register) === 'W' ? r.rawRate / 1000 * 1000 : r.rawRate / 1000
+      const value = watts ? r.rawRate / 1000 * 1000 : r.rawRate / 1000
       if (!Number.isFinite(value)) return
       line = prefix + value + end
     } else {
@@ -105,29 +100,33 @@ export class LineWriter {
     return text
   }
 
-  /** Everything of a line before the values: measurement, tags and, for peper, the field key. */
-  private prefix (r: Reading): string {
+  /** What is fixed per register: everything before the values, and (peper) its Registre unit. */
+  private prefix (r: Reading): Prefix {
     let cached = this.prefixes.get(r.register)
     if (cached === undefined || cached.type !== r.type || cached.virtual !== r.virtual) {
       let prefix: string
+      const units = this.opts.registerUnits
+      const configured = units !== undefined && Object.hasOwn(units, r.register) ? units[r.register] : undefined
       if (this.opts.schema === 'peper') {
-        prefix = this.measurement + tagSet({ ...this.opts.tags, Unit: this.registerUnit(r.register) ?? r.unit }) + ' ' + escapeKey(r.register) + '='
+        prefix = this.measurement + tagSet({ ...this.opts.tags, Unit: configured ?? r.unit }) + ' ' + escapeKey(r.register) + '='
       } else {
         const tags: Record<string, string> = { ...this.opts.tags, quantity: r.quantity, register: r.register, sensor: r.sensor, unit: r.unit }
         if (r.virtual) tags.virtual = 'true'
         prefix = this.measurement + tagSet(tags) + ' '
       }
-      cached = { type: r.type, virtual: r.virtual, prefix }
+      cached = { type: r.type, virtual: r.virtual, prefix, watts: configured === 'W' }
       this.prefixes.set(r.register, cached)
     }
-    return cached.prefix
+    return cached
   }
+}
 
-  /** Peper: the unit `Registre` gives a register, if it is listed. */
-  private registerUnit (register: string): string | undefined {
-    const units = this.opts.registerUnits
-    return units !== undefined && Object.hasOwn(units, register) ? units[register] : undefined
-  }
+interface Prefix {
+  type: string
+  virtual: boolean
+  prefix: string
+  /** Peper: the register is configured `=W` in Registre. */
+  watts: boolean
 }
 
 /** `,k=v` pairs sorted by key (InfluxDB's preferred order); empty values are dropped. */
