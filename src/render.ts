@@ -60,9 +60,14 @@ export interface Batch {
   lines: number
 }
 
+/** The sensor's `registers` allow-list as a set; undefined keeps every register. */
+function registerFilter (sensor: SensorConfig): RegisterFilter {
+  return sensor.registers === undefined ? undefined : new Set(sensor.registers)
+}
+
 /**
  * A history as line protocol, straight from the rates to the text (no object per value: measured
- * 88 → 55 ms for 3600 rows × 24 registers), in batches of at most `batchSize` lines, for the
+ * 89 → 73 ms for 3600 rows × 24 registers), in batches of at most `batchSize` lines, for the
  * points in `range` when given. Returns the batches and the newest time written. Pure.
  */
 export function historyBatches (
@@ -75,7 +80,7 @@ export function historyBatches (
   const writer = new LineWriter(opts)
   const batches: Batch[] = []
   const scratch: Reading = { sensor: sensor.name, register: '', type: '', quantity: '', unit: '', virtual: false, time: 0, rate: 0, total: 0, rawRate: 0 }
-  const filter: RegisterFilter = sensor.registers === undefined ? undefined : new Set(sensor.registers)
+  const filter = registerFilter(sensor)
   forEachRate(history, filter, (column, type, time, rate, total, rawRate) => {
     scratch.register = column.name
     scratch.type = column.type
@@ -98,7 +103,7 @@ export function historyBatches (
  * register averaged over the whole window ('average', for Prometheus). Throws ParseError.
  */
 export function answerSnapshot (sensor: SensorConfig, answer: MeterAnswer, history: 'series' | 'average'): Snapshot {
-  const filter: RegisterFilter = sensor.registers === undefined ? undefined : new Set(sensor.registers)
+  const filter = registerFilter(sensor)
   if (answer.endpoint === 'inst') return parseInst(answer.xml, sensor.name, filter)
   const parsed = parseShow(answer.xml)
   const readings = history === 'series'

@@ -188,7 +188,7 @@ export type RateVisitor = (column: Column, type: RegisterType, time: number, rat
 
 /**
  * Visits the average rate of every kept register between consecutive rows, stamped at the newer
- * row (n+1 rows give n rates per register), oldest first within a row pair. With `range`, only
+ * row (n+1 rows give n rates per register), newest rows first, columns in order. With `range`, only
  * times in (after, until]. Pure; never throws. The one place history becomes rates: the readings
  * below and the direct line-protocol path (render.ts) both come from here.
  */
