@@ -76,6 +76,6 @@ t.test('the line protocol response is accepted by InfluxDB 1.6 and reads back eq
   const sim = sims[0]!
   const reg = sim.model.registers.find((r) => r.name === 'L1 Voltage')!
   const { raw } = await import('../src/simulator/data.js')
-  const exact = Number(raw(sim.model, reg, NOW) - raw(sim.model, reg, NOW - 1)) * registerType('V').quantum
+  const exact = Number(raw(sim.model, reg, NOW) - raw(sim.model, reg, NOW - 1)) / registerType('V').perUnit
   t.equal(grid!.series![0]!.values[0]![1], exact, 'the exact difference of the simulator integrals')
 })

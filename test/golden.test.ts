@@ -7,7 +7,8 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { loadConfigText } from '../src/config/load.js'
-import { answerSnapshot, renderAnswer, type MeterAnswer } from '../src/render.js'
+import { toLineProtocol } from '../src/formats/influx.js'
+import { answerSnapshot, lineProtocolOptions, renderAnswer, type MeterAnswer } from '../src/render.js'
 import { startInflux } from './helpers/influxdb.js'
 import { promtoolCheck } from './helpers/promtool.js'
 
@@ -34,6 +35,12 @@ for (const name of cases) {
       const path = join(dir, file)
       if (update || !existsSync(path)) writeFileSync(path, actual)
       t.equal(actual, readFileSync(path, 'utf8'), `${file} matches`)
+    }
+
+    if (answer.endpoint === 'show') {
+      // The direct path (meter integers → bytes) prints what the readings print through add().
+      const options = lineProtocolOptions(sensor, config.influx, 'ns')
+      t.equal(lp, toLineProtocol(answerSnapshot(sensor, answer, 'series').readings, options), 'addRate() and add() print the same text')
     }
 
     const lint = promtoolCheck(prom)

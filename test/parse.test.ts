@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import { XMLParser } from 'fast-xml-parser'
 import t from 'tap'
 import { ParseError } from '../src/errors.js'
-import { historyReadings, parseInst, parseShow, windowReadings } from '../src/egauge/parse.js'
+import { exactValues, historyReadings, parseInst, parseShow, windowReadings } from '../src/egauge/parse.js'
 import { registerType } from '../src/egauge/registers.js'
 import { decodeText } from '../src/egauge/xml.js'
 
@@ -54,6 +54,36 @@ t.test('wrap-around across 2^63 is one small step', async (t) => {
   t.equal(r!.rate, 16)
 })
 
+/** A delta-encoded (`C`) history of two columns, newest row first, one second apart. */
+function deltaRows (rows: Array<[string, string]>): string {
+  const t0 = 1_700_000_000
+  const body = rows.map(([a, b]) => `<r><c>${a}</c><c>${b}</c></r>`).join('')
+  return `<group serial="0x1"><data columns="2" time_stamp="0x${t0.toString(16)}" time_delta="1" delta="true" epoch="0x0">
+<cname t="P">A</cname><cname t="P">B</cname>${body}</data></group>`
+}
+
+t.test('values past 15 digits are kept exact, alone or mixed with small ones in a row', async (t) => {
+  const big = 2n ** 62n + 3n // 19 digits: not an exact double
+  const h = parseShow(`<group serial="0x1"><data columns="3" time_stamp="0x10" time_delta="1" epoch="0x0">
+<cname t="P">small</cname><cname t="P">big</cname><cname t="P">after</cname>
+<r><c>7</c><c>${big + 5n}</c><c>-9</c></r><r><c>2</c><c>${big}</c><c>-10</c></r></data></group>`)
+  t.same(exactValues(h.rows[0]!), [7n, big + 5n, -9n])
+  t.same(historyReadings(h, 's').map((r) => r.rate), [5, 5, 1], 'differences taken exactly')
+})
+
+t.test('delta encoding stays exact past 10^15 and across 2^63', async (t) => {
+  // The first row is absolute; each later (older) row is the difference from the row before it.
+  const past = parseShow(deltaRows([['999999999999999', '0'], ['1', '-3']]))
+  t.same(exactValues(past.rows[1]!), [1000000000000000n, -3n], 'a sum reaching 10^15 is kept exact')
+  t.same(historyReadings(past, 's').map((r) => r.rate), [-1, 3])
+  const wrap = parseShow(deltaRows([['0', String(2n ** 63n - 1n)], ['0', '1']]))
+  t.same(exactValues(wrap.rows[1]!), [0n, -(2n ** 63n)], 'wraps around as the register does')
+  t.same(historyReadings(wrap, 's').map((r) => r.rate), [0, -1], 'one step across the wrap')
+  const small = parseShow(deltaRows([['10', '20'], ['-3', '4']]))
+  t.same(exactValues(small.rows[1]!), [7n, 24n])
+  t.equal(small.rows[1]!.exact, undefined, 'small sums need no BigInt')
+})
+
 t.test('values outside 64 bits or not integers are parse errors', async (t) => {
   t.throws(() => parseShow(twoRows('P', '123456789012345678901', '0')), ParseError)
   t.throws(() => parseShow(twoRows('P', '1.5', '0')), ParseError)
@@ -64,7 +94,7 @@ t.test('values outside 64 bits or not integers are parse errors', async (t) => {
 t.test('delta encoding continues across <data> blocks', async (t) => {
   const h = parseShow(fixture('show-esolarmonitor-C-T-delta.xml'))
   t.same(h.rows.map((r) => r.time), [0x573d785c, 0x57258d50])
-  t.same(h.rows[1]!.values, [121585688n - 222214687n, 7094219202n - 1038347707n, 7114255581n - 1041263960n])
+  t.same(exactValues(h.rows[1]!), [121585688n - 222214687n, 7094219202n - 1038347707n, 7114255581n - 1041263960n])
   const [grid] = historyReadings(h, 's')
   t.equal(grid!.rate, 222214687 / (0x573d785c - 0x57258d50))
 })
@@ -222,7 +252,7 @@ t.test('agrees with fast-xml-parser (an independent parser) on every fixture val
     const doc = oracle.parse(fixture(name)) as { group: { data: Array<{ r?: Array<{ c: string[] }>, cname?: Array<{ '#text': string }> }> } }
     const expected = doc.group.data.flatMap((d) => (d.r ?? []).map((r) => r.c.map((c) => BigInt(c.trim()))))
     const ours = parseShow(fixture(name))
-    t.same(ours.rows.map((r) => r.values), expected, name)
+    t.same(ours.rows.map(exactValues), expected, name)
     t.same(ours.columns.map((c) => c.name), doc.group.data[0]!.cname!.map((c) => c['#text']), `${name} names`)
   }
 })

@@ -74,7 +74,7 @@ t.test('SIGKILL mid-write, restart: no gap, no duplicate', async (t) => {
   for (const times of byRegister.values()) t.ok(times.every((x, i) => x === seed + i + 1), 'consecutive seconds')
   const wrong = rows.filter(([time, value, register]) => {
     const reg = sim.model.registers.find((r) => r.name === register)!
-    return value !== Number(raw(sim.model, reg, time) - raw(sim.model, reg, time - 1)) * registerType(reg.type).quantum
+    return value !== Number(raw(sim.model, reg, time) - raw(sim.model, reg, time - 1)) / registerType(reg.type).perUnit
   })
   t.equal(wrong.length, 0, 'exact values')
 })

@@ -58,7 +58,7 @@ const influxConfig = (db: string, extra: Record<string, unknown> = {}): Record<s
 /** The exact average the meter's registers give over (t - step, t]. */
 function expected (sim: Simulator, register: string, time: number, step: number): number {
   const reg = sim.model.registers.find((r) => r.name === register)!
-  return Number(raw(sim.model, reg, time) - raw(sim.model, reg, time - step)) * registerType(reg.type).quantum / step
+  return Number(raw(sim.model, reg, time) - raw(sim.model, reg, time - step)) / (registerType(reg.type).perUnit * step)
 }
 
 /** Asserts the database holds exactly the points at `times` for every register of a sensor. */

@@ -3,7 +3,10 @@
  * `peper` schema of the 2019 script (DESIGN §4.2). Escaping follows the line-protocol spec; fields
  * are always floats; non-finite values are never written.
  */
+import type { Column } from '../egauge/parse.js'
+import { registerType, siRate, siTotal, type RegisterType } from '../egauge/registers.js'
 import type { Reading } from '../model.js'
+import { AsciiBuffer, decimalsOf, isSmallInteger } from './ascii-buffer.js'
 
 export type Precision = 's' | 'ms' | 'us' | 'ns'
 export type Schema = 'egauge' | 'peper'
@@ -43,90 +46,170 @@ export function toLineProtocol (readings: readonly Reading[], opts: LineProtocol
 }
 
 /**
- * Accumulates lines for one schema. add() reads the reading's fields and keeps nothing of it, so a
- * caller may pass the same object again with new values (the history path does, to avoid an
- * object per value). Pure.
+ * Accumulates lines for one schema, as bytes. Two ways in: add() takes a Reading (current values,
+ * or any reading a caller built), addRate() takes a history rate as the meter's integers
+ * (forEachRate's arguments), which it can print without float formatting. Both print the same
+ * number the same way. Keeps nothing of its arguments. Pure.
  */
 export class LineWriter {
   /** Lines added since the last take(). */
   lines = 0
   /** Newest time added since construction (-Infinity before any line). */
   newest = Number.NEGATIVE_INFINITY
-  private out = ''
+  private readonly out = new AsciiBuffer()
   private readonly opts: LineProtocolOptions
+  private readonly peper: boolean
   private readonly measurement: string
   private readonly suffix: string
-  // Most of a line is fixed per register: built once. Keyed by the name string itself (shared by
-  // all readings of a column, its hash cached by V8): a composed key would be built and hashed
-  // anew for every reading (measured: a fifth of the conversion time).
-  private readonly prefixes = new Map<string, Prefix>()
+  // Most of a line is fixed per register: built once, as bytes. Keyed by the name string itself
+  // (shared by all readings of a column, its hash cached by V8): a composed key would be built and
+  // hashed anew for every reading (measured: a fifth of the conversion time).
+  private readonly registers = new Map<string, RegisterLine>()
+  // The end of a line (` <time>\n`) is shared by all registers of a row: built once per time.
+  private tailTime = Number.NaN
+  private tail: Uint8Array = new Uint8Array(0)
+  /** The register of the last addRate(). */
+  private previous: RegisterLine | undefined
 
   constructor (opts: LineProtocolOptions) {
     this.opts = opts
+    this.peper = opts.schema === 'peper'
     this.measurement = escapeMeasurement(opts.measurement)
     this.suffix = timeSuffix[opts.precision]
   }
 
+  /** Adds one reading; NaN and ±Infinity are never written, a reading with neither value is skipped. */
   add (r: Reading): void {
-    // One concatenation per line, numbers converted in place: the cheapest form measured
-    // (bench/conversion.ts); NaN and ±Infinity are never written.
-    const end = ' ' + r.time + this.suffix + '\n'
-    let line: string
-    const { prefix, watts } = this.prefix(r)
-    if (this.opts.schema === 'peper') {
-      // The 2019 script: Δraw / (Δt × 1000), times 1000 when the register is configured as W.
-      const value = watts ? r.rawRate / 1000 * 1000 : r.rawRate / 1000
+    const line = this.register(r.sensor, r.register, r.type, r.quantity, r.unit, r.virtual)
+    if (this.peper) {
+      // DESIGN §4.2, the 2019 script's arithmetic: Δraw / (Δt × 1000), times 1000 for `=W`.
+      const value = line.watts ? r.rawRate / 1000 * 1000 : r.rawRate / 1000
       if (!Number.isFinite(value)) return
-      line = prefix + value + end
+      this.begin(line.head, line.ascii, r.time)
+      this.out.writeNumber(value)
     } else {
-      if (Number.isFinite(r.rate)) {
-        line = Number.isFinite(r.total) ? prefix + 'value=' + r.rate + ',total=' + r.total + end : prefix + 'value=' + r.rate + end
-      } else if (Number.isFinite(r.total)) {
-        line = prefix + 'total=' + r.total + end
-      } else {
-        return
+      const hasRate = Number.isFinite(r.rate)
+      const hasTotal = Number.isFinite(r.total)
+      if (!hasRate && !hasTotal) return
+      this.begin(hasRate ? line.head : line.headTotal, line.ascii, r.time)
+      if (hasRate) this.out.writeNumber(r.rate)
+      if (hasTotal) {
+        if (hasRate) this.out.writeBytes(COMMA_TOTAL, true)
+        this.out.writeNumber(r.total)
       }
     }
-    this.out += line
-    this.lines++
-    if (r.time > this.newest) this.newest = r.time
+    this.end(r.time)
+  }
+
+  /**
+   * Adds one history rate given as forEachRate gives it. Prints what add() prints for the reading
+   * historyReadings() makes of the same arguments; integers of a 1-second step (the common case)
+   * are printed directly.
+   */
+  addRate (sensor: string, column: Column, type: RegisterType, time: number, units: number, seconds: number, cumulative: number): void {
+    // History columns come in the same order row after row: the register that followed this one
+    // last time is almost always the one asked for, which spares a Map lookup per value.
+    let line = this.previous?.next
+    if (line?.column !== column || line.sensor !== sensor) {
+      line = this.register(sensor, column.name, column.type, type.quantity, type.unit, column.virtual)
+      line.column = column
+      if (this.previous !== undefined) this.previous.next = line
+    }
+    this.previous = line
+    // A history rate is always finite (whole units over at least one second); the total is NaN
+    // for a discrete register. A whole number of units over 1 s is units / divisor: printed by
+    // placing the decimal point.
+    const direct = seconds === 1 && isSmallInteger(units)
+    this.begin(line.head, line.ascii, time)
+    if (this.peper) {
+      if (direct && !line.watts) this.out.writeDecimal(units, 1000, 3)
+      else this.out.writeNumber(line.watts ? units / seconds / 1000 * 1000 : units / seconds / 1000)
+    } else {
+      if (direct && line.decimals >= 0) this.out.writeDecimal(units, type.perUnit, line.decimals)
+      else this.out.writeNumber(siRate(type, units, seconds))
+      if (Number.isFinite(cumulative)) {
+        this.out.writeBytes(COMMA_TOTAL, true)
+        if (line.decimals >= 0 && isSmallInteger(cumulative)) this.out.writeDecimal(cumulative, type.perUnit, line.decimals)
+        else this.out.writeNumber(siTotal(type, cumulative))
+      }
+    }
+    this.end(time)
   }
 
   /** The lines added since the last take(), and starts a new batch. */
   take (): string {
-    const text = this.out
-    this.out = ''
     this.lines = 0
-    return text
+    return this.out.take()
+  }
+
+  /** Writes what precedes the values, after making room for the whole line. */
+  private begin (head: Uint8Array, ascii: boolean, time: number): void {
+    if (time !== this.tailTime) {
+      this.tailTime = time
+      this.tail = Buffer.from(' ' + time + this.suffix + '\n', 'latin1')
+    }
+    this.out.reserve(head.length + MAX_FIELDS_BYTES + this.tail.length)
+    this.out.writeBytes(head, ascii)
+  }
+
+  private end (time: number): void {
+    this.out.writeBytes(this.tail, true)
+    this.lines++
+    if (time > this.newest) this.newest = time
   }
 
   /** What is fixed per register: everything before the values, and (peper) its Registre unit. */
-  private prefix (r: Reading): Prefix {
-    let cached = this.prefixes.get(r.register)
-    if (cached === undefined || cached.type !== r.type || cached.virtual !== r.virtual) {
-      let prefix: string
+  private register (sensor: string, name: string, type: string, quantity: string, unit: string, virtual: boolean): RegisterLine {
+    let cached = this.registers.get(name)
+    if (cached === undefined || cached.sensor !== sensor || cached.type !== type || cached.virtual !== virtual) {
       const units = this.opts.registerUnits
-      const configured = units !== undefined && Object.hasOwn(units, r.register) ? units[r.register] : undefined
-      if (this.opts.schema === 'peper') {
-        prefix = this.measurement + tagSet({ ...this.opts.tags, Unit: configured ?? r.unit }) + ' ' + escapeKey(r.register) + '='
+      const configured = units !== undefined && Object.hasOwn(units, name) ? units[name] : undefined
+      let prefix: string
+      if (this.peper) {
+        prefix = this.measurement + tagSet({ ...this.opts.tags, Unit: configured ?? unit }) + ' ' + escapeKey(name)
       } else {
-        const tags: Record<string, string> = { ...this.opts.tags, quantity: r.quantity, register: r.register, sensor: r.sensor, unit: r.unit }
-        if (r.virtual) tags.virtual = 'true'
+        const tags: Record<string, string> = { ...this.opts.tags, quantity, register: name, sensor, unit }
+        if (virtual) tags.virtual = 'true'
         prefix = this.measurement + tagSet(tags) + ' '
       }
-      cached = { type: r.type, virtual: r.virtual, prefix, watts: configured === 'W' }
-      this.prefixes.set(r.register, cached)
+      const head = Buffer.from(prefix + (this.peper ? '=' : 'value='), 'utf8')
+      cached = {
+        sensor,
+        type,
+        virtual,
+        head,
+        headTotal: Buffer.from(prefix + 'total=', 'utf8'),
+        ascii: !/[^\0-\x7f]/.test(prefix),
+        watts: configured === 'W',
+        decimals: decimalsOf(registerType(type).perUnit)
+      }
+      this.registers.set(name, cached)
     }
     return cached
   }
 }
 
-interface Prefix {
+const COMMA_TOTAL = Buffer.from(',total=')
+/** Room for `,total=` and two numbers as String() prints them (at most 25 bytes each). */
+const MAX_FIELDS_BYTES = 64
+
+interface RegisterLine {
+  sensor: string
   type: string
   virtual: boolean
-  prefix: string
+  /** The line up to the first value: `measurement,tags value=` (egauge) or `…,tags register=` (peper). */
+  head: Uint8Array
+  /** Egauge schema, for a line without a rate: `measurement,tags total=`. */
+  headTotal: Uint8Array
+  /** Whether the head is pure ASCII (the whole batch then decodes as Latin-1, 10× faster). */
+  ascii: boolean
   /** Peper: the register is configured `=W` in Registre. */
   watts: boolean
+  /** decimalsOf() the register type's divisor. */
+  decimals: number
+  /** addRate(): the history column this line was last used for, and the line used after it. */
+  column?: Column
+  next?: RegisterLine
 }
 
 /** `,k=v` pairs sorted by key (InfluxDB's preferred order); empty values are dropped. */

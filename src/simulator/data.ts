@@ -149,8 +149,8 @@ function rateAt (terms: Term[], t: number): number {
 
 /** The cumulative register value at unix second `t`, exactly as the meter would store it. */
 export function raw (model: MeterModel, register: SimRegister, t: number): bigint {
-  const quantum = registerType(register.type).quantum
-  return register.offset + BigInt(Math.round(integral(register.terms, t - model.epoch) / quantum))
+  const perUnit = registerType(register.type).perUnit
+  return register.offset + BigInt(Math.round(integral(register.terms, t - model.epoch) * perUnit))
 }
 
 /** The rate at an instant, in SI units (what `<i>` reports). */

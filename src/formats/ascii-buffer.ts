@@ -1,0 +1,160 @@
+/**
+ * A growable byte buffer that prints numbers itself: the line-protocol writer's hot path. Printing
+ * integers from a digit-pair table and copying fixed prefixes as bytes measured 4× faster than
+ * building the same text by string concatenation (bench/conversion.ts); every number it prints is
+ * byte for byte what `String(x)` gives.
+ */
+
+/** "00" "01" … "99" as ASCII codes: two digits per division. */
+const DIGIT_PAIRS = new Uint8Array(200)
+for (let i = 0; i < 100; i++) {
+  DIGIT_PAIRS[2 * i] = 48 + Math.floor(i / 10)
+  DIGIT_PAIRS[2 * i + 1] = 48 + (i % 10)
+}
+
+/** Integers below this in magnitude are printed digit by digit; see writeDecimal for why 10^15. */
+const SMALL = 1e15
+
+/** True for an integer of at most 15 digits: exact as a double, and printable without String(). */
+export function isSmallInteger (x: number): boolean {
+  return Number.isInteger(x) && x < SMALL && x > -SMALL
+}
+
+/** The number of decimals of a divisor writeDecimal accepts (1, 10, 100, 1000), else -1. */
+export function decimalsOf (divisor: number): number {
+  return divisor === 1 ? 0 : divisor === 10 ? 1 : divisor === 100 ? 2 : divisor === 1000 ? 3 : -1
+}
+
+/**
+ * Storage no AsciiBuffer is using. A buffer borrows it on its first write and gives it back in
+ * take(), so conversions one after the other reuse one allocation instead of growing a new one
+ * each time (measured: allocating 16 MB per conversion made GC a third of its time). A buffer
+ * that finds it borrowed simply allocates its own.
+ */
+let spare: Buffer | undefined
+/** Larger storage is not kept for reuse. */
+const MAX_SPARE = 32 * 1024 * 1024
+const INITIAL_SIZE = 64 * 1024
+
+export class AsciiBuffer {
+  private bytes: Buffer | undefined
+  private length = 0
+  /** False once a non-ASCII byte was copied in: then the text must be decoded as UTF-8. */
+  private ascii = true
+
+  /** Makes room for `n` more bytes; every write below must be preceded by enough room. */
+  reserve (n: number): void {
+    if (this.bytes === undefined) {
+      this.bytes = spare ?? Buffer.allocUnsafe(INITIAL_SIZE)
+      spare = undefined
+    }
+    if (this.length + n <= this.bytes.length) return
+    const grown = Buffer.allocUnsafe(Math.max(4 * this.bytes.length, this.length + n))
+    this.bytes.copy(grown, 0, 0, this.length)
+    this.bytes = grown
+  }
+
+  /** Copies bytes; `ascii` says whether they are all below 128. */
+  writeBytes (bytes: Uint8Array, ascii: boolean): void {
+    this.bytes!.set(bytes, this.length)
+    this.length += bytes.length
+    if (!ascii) this.ascii = false
+  }
+
+  writeByte (code: number): void {
+    this.bytes![this.length++] = code
+  }
+
+  /** Writes a string of ASCII characters (digits, signs, `.`, `e`: what String(number) gives). */
+  writeAscii (s: string): void {
+    const bytes = this.bytes!
+    const at = this.length
+    for (let i = 0; i < s.length; i++) bytes[at + i] = s.charCodeAt(i)
+    this.length = at + s.length
+  }
+
+  /** Writes a number exactly as String(x) does (at most 25 bytes). */
+  writeNumber (x: number): void {
+    if (isSmallInteger(x)) this.writeInteger(x)
+    else this.writeAscii(String(x))
+  }
+
+  /** Writes an integer of at most 15 digits, as String(n) does (−0 as `0`). */
+  writeInteger (n: number): void {
+    if (n < 0) {
+      this.writeByte(45) // '-'
+      n = -n
+    }
+    if (n < 1e8) {
+      this.writeDigits(n, digitCount(n))
+    } else {
+      const high = Math.floor(n / 1e8)
+      this.writeDigits(high, digitCount(high))
+      this.writeDigits(n - high * 1e8, 8)
+    }
+  }
+
+  /**
+   * Writes n / divisor for an integer n of at most 15 digits and a divisor of 10^decimals
+   * (decimals ≤ 3), by placing the decimal point. This is byte for byte String(n / divisor): the
+   * division is correctly rounded, and a double holds any decimal of 15 significant digits
+   * unambiguously, so its shortest form is that decimal (a property test holds it to String()).
+   */
+  writeDecimal (n: number, divisor: number, decimals: number): void {
+    if (decimals === 0) {
+      this.writeInteger(n)
+      return
+    }
+    if (n < 0) {
+      this.writeByte(45)
+      n = -n
+    }
+    // Math.floor of the rounded quotient is exact here: 1/divisor is far above half an ulp of any
+    // quotient below 10^15 / divisor. (`%` on doubles this large is a slow library call.)
+    const whole = Math.floor(n / divisor)
+    let fraction = n - whole * divisor
+    this.writeInteger(whole)
+    if (fraction === 0) return
+    this.writeByte(46) // '.'
+    let digits = decimals
+    while (fraction % 10 === 0) {
+      fraction /= 10
+      digits--
+    }
+    this.writeDigits(fraction, digits)
+  }
+
+  /** The text written since the last take(), and starts again from empty. */
+  take (): string {
+    const bytes = this.bytes
+    if (bytes === undefined) return ''
+    const text = bytes.toString(this.ascii ? 'latin1' : 'utf8', 0, this.length)
+    this.bytes = undefined
+    this.length = 0
+    this.ascii = true
+    if (bytes.length <= MAX_SPARE && (spare === undefined || spare.length < bytes.length)) spare = bytes
+    return text
+  }
+
+  /** Writes 0 ≤ n < 10^8 as exactly `width` digits (zero-padded), right to left, two at a time. */
+  private writeDigits (n: number, width: number): void {
+    const bytes = this.bytes!
+    let at = this.length + width
+    this.length = at
+    let left = width
+    while (left >= 2) {
+      const rest = (n / 100) | 0 // n < 10^8: 32-bit integer arithmetic
+      const pair = (n - rest * 100) * 2
+      bytes[--at] = DIGIT_PAIRS[pair + 1]!
+      bytes[--at] = DIGIT_PAIRS[pair]!
+      n = rest
+      left -= 2
+    }
+    if (left === 1) bytes[--at] = 48 + n
+  }
+}
+
+function digitCount (n: number): number {
+  if (n < 1e4) return n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : 4
+  return n < 1e5 ? 5 : n < 1e6 ? 6 : n < 1e7 ? 7 : 8
+}

@@ -1,0 +1,83 @@
+import t from 'tap'
+import fc from 'fast-check'
+import { AsciiBuffer, decimalsOf, isSmallInteger } from '../src/formats/ascii-buffer.js'
+
+/** What one write prints, through a fresh buffer. */
+function printed (write: (b: AsciiBuffer) => void): string {
+  const b = new AsciiBuffer()
+  b.reserve(64)
+  write(b)
+  return b.take()
+}
+
+const LIMIT = 1e15 - 1
+
+t.test('writeDecimal prints exactly what String(n / divisor) prints', async (t) => {
+  fc.assert(fc.property(
+    fc.oneof(fc.integer({ min: -LIMIT, max: LIMIT }), fc.integer({ min: -100_000, max: 100_000 })),
+    fc.constantFrom(1, 10, 100, 1000),
+    (n, divisor) => printed((b) => { b.writeDecimal(n, divisor, decimalsOf(divisor)) }) === String(n / divisor)
+  ), { numRuns: 20000, seed: 7 })
+  // Hand-picked: zero, signs, trailing zeros, leading zeros of the fraction, the limits.
+  for (const [n, divisor, text] of [
+    [0, 1000, '0'], [-0, 1000, '0'], [-1, 1000, '-0.001'], [1005, 1000, '1.005'], [1500, 1000, '1.5'],
+    [-119841, 1000, '-119.841'], [120000, 1000, '120'], [7, 10, '0.7'], [LIMIT, 1000, '999999999999.999'],
+    [-LIMIT, 10, '-99999999999999.9'], [1954609685610, 1000, '1954609685.61']
+  ] as const) {
+    t.equal(printed((b) => { b.writeDecimal(n, divisor, decimalsOf(divisor)) }), text, `${n} / ${divisor}`)
+  }
+  t.equal(String(1954609685610 * 0.001), '1954609685.6100001', 'what multiplying by a quantum gave before')
+})
+
+t.test('writeNumber prints exactly what String(x) prints, for any double', async (t) => {
+  fc.assert(fc.property(fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer({ min: -LIMIT, max: LIMIT })), (x) => {
+    return printed((b) => { b.writeNumber(x) }) === String(x)
+  }), { numRuns: 20000, seed: 11 })
+  for (const x of [0, -0, 1e8 - 1, 1e8, -1e8, LIMIT, -LIMIT, 1e15, 2 ** 53, 1e21, 5e-7, 0.1 + 0.2, Number.MIN_VALUE]) {
+    t.equal(printed((b) => { b.writeNumber(x) }), String(x), String(x))
+  }
+})
+
+t.test('isSmallInteger and decimalsOf', async (t) => {
+  t.same([LIMIT, -LIMIT, 0, 1e15, 1.5, Number.NaN].map(isSmallInteger), [true, true, true, false, false, false])
+  t.same([1, 10, 100, 1000, 1e9, 2 ** 29].map(decimalsOf), [0, 1, 2, 3, -1, -1])
+})
+
+t.test('grows past its first allocation and keeps every byte', async (t) => {
+  const b = new AsciiBuffer()
+  let expected = ''
+  for (let i = 0; i < 50_000; i++) {
+    b.reserve(32)
+    b.writeInteger(i * 7919)
+    b.writeByte(10)
+    expected += `${i * 7919}\n`
+  }
+  t.equal(b.take(), expected)
+  t.equal(b.take(), '', 'take() empties it')
+})
+
+t.test('non-ASCII bytes make it decode as UTF-8; the next batch is ASCII again', async (t) => {
+  const b = new AsciiBuffer()
+  b.reserve(64)
+  b.writeBytes(Buffer.from('Küche=', 'utf8'), false)
+  b.writeNumber(1.5)
+  t.equal(b.take(), 'Küche=1.5')
+  b.reserve(64)
+  b.writeBytes(Buffer.from('\xe9', 'latin1'), true) // claimed ASCII: read as Latin-1, as promised
+  t.equal(b.take(), 'é')
+})
+
+t.test('two buffers in use at once do not share storage', async (t) => {
+  const a = new AsciiBuffer()
+  const b = new AsciiBuffer()
+  a.reserve(16)
+  b.reserve(16)
+  a.writeAscii('first')
+  b.writeAscii('second')
+  t.equal(a.take(), 'first')
+  const c = new AsciiBuffer()
+  c.reserve(16)
+  c.writeAscii('third') // reuses a's storage
+  t.equal(b.take(), 'second')
+  t.equal(c.take(), 'third')
+})
