@@ -6,7 +6,7 @@
 import { XMLParser } from 'fast-xml-parser'
 import { validateConfig } from '../src/config/schema.js'
 import { parseShow } from '../src/egauge/parse.js'
-import { historyBatches, lineProtocolOptions } from '../src/render.js'
+import { historyText, lineProtocolOptions } from '../src/render.js'
 import { Simulator } from '../src/simulator/server.js'
 import { timeIt, type Figure } from './lib.js'
 
@@ -24,7 +24,7 @@ const sensor = config.sensors[0]!
 
 /** What the pull path and the push loop do with a history: parse, then straight to line protocol. */
 function convert (xml: string): string {
-  return historyBatches(parseShow(xml), sensor, lineProtocolOptions(sensor, config.influx, 's'), Number.POSITIVE_INFINITY).batches[0]!.text
+  return historyText(parseShow(xml), sensor, lineProtocolOptions(sensor, config.influx, 's'))
 }
 
 export interface SweepRow { rows: number, values: number, ms: number, nsPerValue: number, heapMB: number }

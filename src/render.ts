@@ -33,7 +33,7 @@ export async function renderAnswer (
 ): Promise<string> {
   const lineOptions = lineProtocolOptions(sensor, influx, opts.precision)
   if (opts.format === 'influx' && answer.endpoint === 'show') {
-    return historyBatches(parseAnswer(sensor, () => parseShow(answer.xml)), sensor, lineOptions, Number.POSITIVE_INFINITY).batches[0]?.text ?? ''
+    return historyText(parseAnswer(sensor, () => parseShow(answer.xml)), sensor, lineOptions)
   }
   const snapshot = parseAnswer(sensor, () => answerSnapshot(sensor, answer, 'average'))
   if (opts.format === 'influx') return toLineProtocol(snapshot.readings, lineOptions)
@@ -56,7 +56,8 @@ export function lineProtocolOptions (sensor: SensorConfig, influx: Pick<InfluxCo
 }
 
 export interface Batch {
-  text: string
+  /** Line protocol as UTF-8 bytes: what the database's HTTP API takes, without a re-encoding. */
+  body: Buffer
   lines: number
 }
 
@@ -66,9 +67,20 @@ function registerFilter (sensor: SensorConfig): RegisterFilter {
 }
 
 /**
- * A history as line protocol, straight from the meter's integers to the text (no object per
- * value, no float formatting for 1-second rates), in batches of at most `batchSize` lines, for the
- * points in `range` when given. Returns the batches and the newest time written. Pure.
+ * A history as line protocol text (the pull path), straight from the meter's integers (no object
+ * per value, no float formatting for 1-second rates). Pure.
+ */
+export function historyText (history: History, sensor: SensorConfig, opts: LineProtocolOptions): string {
+  const writer = new LineWriter(opts)
+  forEachRate(history, registerFilter(sensor), (column, type, time, units, seconds, cumulative) => {
+    writer.addRate(sensor.name, column, type, time, units, seconds, cumulative)
+  })
+  return writer.take()
+}
+
+/**
+ * The push path's historyText(): bytes in batches of at most `batchSize` lines, for the points in
+ * `range` when given. Returns the batches and the newest time written. Pure.
  */
 export function historyBatches (
   history: History,
@@ -81,9 +93,9 @@ export function historyBatches (
   const batches: Batch[] = []
   forEachRate(history, registerFilter(sensor), (column, type, time, units, seconds, cumulative) => {
     writer.addRate(sensor.name, column, type, time, units, seconds, cumulative)
-    if (writer.lines >= batchSize) batches.push({ lines: writer.lines, text: writer.take() })
+    if (writer.lines >= batchSize) batches.push({ lines: writer.lines, body: writer.takeBytes() })
   }, range)
-  if (writer.lines > 0) batches.push({ lines: writer.lines, text: writer.take() })
+  if (writer.lines > 0) batches.push({ lines: writer.lines, body: writer.takeBytes() })
   return { batches, newest: writer.newest }
 }
 

@@ -81,3 +81,17 @@ t.test('two buffers in use at once do not share storage', async (t) => {
   t.equal(b.take(), 'second')
   t.equal(c.take(), 'third')
 })
+
+t.test('takeBytes hands the bytes over; the next batch gets storage of its own', async (t) => {
+  const b = new AsciiBuffer()
+  t.equal(b.takeBytes().length, 0, 'nothing written: an empty buffer')
+  b.reserve(16)
+  b.writeAscii('first\n')
+  const first = b.takeBytes()
+  b.reserve(16)
+  b.writeAscii('second\n')
+  const second = b.takeBytes()
+  t.equal(first.toString(), 'first\n', 'not overwritten by the next batch')
+  t.equal(second.toString(), 'second\n')
+  t.equal(b.take(), '', 'and take() after takeBytes() is empty')
+})

@@ -139,6 +139,14 @@ t.test('a declared Content-Length over the cap is refused before reading', async
   await rejects(t, client.fetchInst(), 'EGAUGE_TOO_LARGE')
 })
 
+t.test('an answer in UTF-8 keeps its non-ASCII names; an ASCII one reads the same either way', async (t) => {
+  const xml = '<?xml version="1.0" encoding="UTF-8" ?><group serial="0x1"><data columns="1" time_stamp="0x10" time_delta="1" epoch="0x0"><cname t="P">Küche ☀</cname><r><c>1</c></r></data></group>'
+  const url = await fakeMeter(t, (_req, res) => { res.setHeader('content-type', 'text/xml; charset=utf-8'); res.end(Buffer.from(xml, 'utf8')) })
+  const client = new MeterClient(sensor(url))
+  t.teardown(() => client.close())
+  t.equal((await client.fetchShow({ step: 1, rows: 1 })).xml, xml)
+})
+
 t.test('unreachable meter: EGAUGE_UNREACHABLE with the cause code', async (t) => {
   const port = await freePort()
   const client = new MeterClient(sensor(`http://127.0.0.1:${port}`))

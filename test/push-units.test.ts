@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -65,6 +65,36 @@ t.test('checkpoint store: durable, monotonic, survives a corrupt or foreign file
   const w: string[] = []
   CheckpointStore.open(dir, (m) => w.push(m))
   t.match(w[0], /cannot read state file .* \(EISDIR\): starting without checkpoints/)
+})
+
+t.test('checkpoint store: the push path saves at most once per interval, and on flush', async (t) => {
+  const file = join(mkdtempSync(join(tmpdir(), 'ckpt-')), 'state.json')
+  const saved = (): unknown => JSON.parse(readFileSync(file, 'utf8')).checkpoints
+  const store = CheckpointStore.open(file, () => {}, 60_000)
+  store.persistDue()
+  t.throws(() => readFileSync(file), 'nothing to save: no file written')
+  store.set('m1', 100)
+  store.persistDue()
+  t.same(saved(), { m1: 100 }, 'the first save is due at once')
+  store.set('m1', 200)
+  store.persistDue()
+  t.same(saved(), { m1: 100 }, 'within the interval: kept in memory only')
+  store.flush()
+  t.same(saved(), { m1: 200 }, 'flush saves it')
+  store.set('m1', 150)
+  store.delete('gone')
+  writeFileSync(file, 'untouched')
+  store.flush()
+  t.equal(readFileSync(file, 'utf8'), 'untouched', 'nothing changed (no move backwards, nothing deleted): no write')
+  store.delete('m1')
+  store.flush()
+  t.same(saved(), {}, 'a deletion is a change')
+  const eager = CheckpointStore.open(file, () => {}, 0)
+  eager.set('a', 1)
+  eager.persistDue()
+  eager.set('a', 2)
+  eager.persistDue()
+  t.same(saved(), { a: 2 }, 'interval 0: every acknowledged chunk is saved')
 })
 
 t.test('failure classification (DESIGN §6) and Retry-After', async (t) => {
@@ -170,6 +200,31 @@ t.test('scheduler: aligned to the clock, no overlap, sharding, graceful stop', a
   const other = new PushLoop({ live: () => bridge.live, writer: { target: 'x', prepare: async () => {}, write: async () => {}, close: async () => {} }, store: CheckpointStore.open('/nonexistent/x', () => {}), metrics: bridge.metrics, log: { info: () => {}, warn: () => {}, error: () => {} }, shard: { index: 2, count: 2 } })
   t.same([...sharded.sensors(), ...other.sensors()].map((s) => s.name).sort(), ['a', 'b', 'c'], 'two shards split the sensors between them')
   t.ok(sharded.nextTickDelay() > 0 && sharded.nextTickDelay() <= 300_000)
+})
+
+t.test('checkpoints that cannot be saved at the end of a cycle: logged, and the cycle completes', async (t) => {
+  const { Simulator } = await import('../src/simulator/server.js')
+  const sim = new Simulator({ clock: () => NOW * 1000 })
+  const bridge = testBridge({ sensors: [{ name: 'm', url: await sim.listen() }] })
+  t.teardown(async () => { await bridge.close(); await sim.close() })
+  const dir = mkdtempSync(join(tmpdir(), 's-'))
+  const store = CheckpointStore.open(join(dir, 's.json'), () => {}, 60_000)
+  store.set('other', 1)
+  store.persist() // starts the interval: the cycle's own save is left to the flush at its end
+  rmSync(dir, { recursive: true })
+  const errors: Array<{ obj: object, msg: string }> = []
+  const loop = new PushLoop({
+    live: () => bridge.live,
+    writer: { target: 'x', prepare: async () => {}, write: async () => {}, close: async () => {} },
+    store,
+    metrics: bridge.metrics,
+    log: { info: () => {}, warn: () => {}, error: (obj, msg) => { errors.push({ obj, msg }) } },
+    now: () => NOW * 1000
+  })
+  const [result] = await loop.runCycle()
+  t.same([result!.ok, result!.points, store.get('m')], [true, 300 * 24, NOW], 'written and acknowledged')
+  t.equal(errors.length, 1)
+  t.match(errors[0], { obj: { code: 'ENOENT' }, msg: /cannot save push checkpoints: points since the last save will be written again/ })
 })
 
 t.test('a database that recovers on the last retry: backoff, then the write lands', async (t) => {

@@ -41,12 +41,18 @@ export class AsciiBuffer {
   private length = 0
   /** False once a non-ASCII byte was copied in: then the text must be decoded as UTF-8. */
   private ascii = true
+  /** Size of new storage after takeBytes() gave the last away. */
+  private nextSize = 0
 
   /** Makes room for `n` more bytes; every write below must be preceded by enough room. */
   reserve (n: number): void {
     if (this.bytes === undefined) {
-      this.bytes = spare ?? Buffer.allocUnsafe(INITIAL_SIZE)
-      spare = undefined
+      if (this.nextSize > 0) {
+        this.bytes = Buffer.allocUnsafe(this.nextSize)
+      } else {
+        this.bytes = spare ?? Buffer.allocUnsafe(INITIAL_SIZE)
+        spare = undefined
+      }
     }
     if (this.length + n <= this.bytes.length) return
     const grown = Buffer.allocUnsafe(Math.max(4 * this.bytes.length, this.length + n))
@@ -129,11 +135,31 @@ export class AsciiBuffer {
     const bytes = this.bytes
     if (bytes === undefined) return ''
     const text = bytes.toString(this.ascii ? 'latin1' : 'utf8', 0, this.length)
+    this.release(bytes)
+    return text
+  }
+
+  /**
+   * take() as bytes (UTF-8). They are handed over, not copied: the storage goes with them, and the
+   * next write allocates new storage a little larger than this batch (batches are alike in size).
+   */
+  takeBytes (): Buffer {
+    const bytes = this.bytes
+    if (bytes === undefined) return Buffer.alloc(0)
+    const taken = bytes.subarray(0, this.length)
+    this.nextSize = Math.max(INITIAL_SIZE, Math.ceil(this.length * 1.25))
+    this.bytes = undefined
+    this.length = 0
+    this.ascii = true
+    return taken
+  }
+
+  /** Starts again from empty and offers the storage for reuse. */
+  private release (bytes: Buffer): void {
     this.bytes = undefined
     this.length = 0
     this.ascii = true
     if (bytes.length <= MAX_SPARE && (spare === undefined || spare.length < bytes.length)) spare = bytes
-    return text
   }
 
   /** Writes 0 ≤ n < 10^8 as exactly `width` digits (zero-padded), right to left, two at a time. */

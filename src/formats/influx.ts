@@ -67,7 +67,7 @@ export class LineWriter {
   private readonly registers = new Map<string, RegisterLine>()
   // The end of a line (` <time>\n`) is shared by all registers of a row: built once per time.
   private tailTime = Number.NaN
-  private tail: Uint8Array = new Uint8Array(0)
+  private tail = ''
   /** The register of the last addRate(). */
   private previous: RegisterLine | undefined
 
@@ -142,18 +142,24 @@ export class LineWriter {
     return this.out.take()
   }
 
+  /** take() as UTF-8 bytes. */
+  takeBytes (): Buffer {
+    this.lines = 0
+    return this.out.takeBytes()
+  }
+
   /** Writes what precedes the values, after making room for the whole line. */
   private begin (head: Uint8Array, ascii: boolean, time: number): void {
     if (time !== this.tailTime) {
       this.tailTime = time
-      this.tail = Buffer.from(' ' + time + this.suffix + '\n', 'latin1')
+      this.tail = ' ' + time + this.suffix + '\n'
     }
     this.out.reserve(head.length + MAX_FIELDS_BYTES + this.tail.length)
     this.out.writeBytes(head, ascii)
   }
 
   private end (time: number): void {
-    this.out.writeBytes(this.tail, true)
+    this.out.writeAscii(this.tail)
     this.lines++
     if (time > this.newest) this.newest = time
   }

@@ -82,10 +82,10 @@ export async function runBackfill (opts: BackfillOptions): Promise<boolean> {
       points = result.points
       // A finished job is at 100% even when its last point falls short of --to (an unaligned end).
       show(result.ok ? opts.to : result.checkpoint ?? opts.from, true)
-      if (result.ok) {
-        opts.store.delete(key)
-        opts.store.persist()
-      } else {
+      // Done: the job's checkpoint goes; interrupted: its progress is saved for the resume.
+      if (result.ok) opts.store.delete(key)
+      opts.store.flush()
+      if (!result.ok) {
         allOk = false
         if (result.error?.code === 'ABORTED') {
           opts.log.warn({ sensor: name }, 'backfill interrupted: run the same command again to resume')

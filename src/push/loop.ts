@@ -7,6 +7,7 @@
 import type { SensorConfig } from '../config/schema.js'
 import type { Live } from '../server/app.js'
 import type { SelfMetrics } from '../server/self-metrics.js'
+import { errorCode } from '../errors.js'
 import type { CheckpointStore } from './checkpoints.js'
 import { eachLimited, pushRange, shardOf, type PushLogger, type SensorResult } from './pusher.js'
 import type { Writer } from './writers.js'
@@ -96,9 +97,19 @@ export class PushLoop {
       this.record(sensor.name, result, now)
       return result
     })
+    this.saveCheckpoints()
     const failed = results.filter((r) => !r.ok).length
     this.opts.log.info({ sensors: results.length, failed, points: results.reduce((n, r) => n + r.points, 0) }, 'push cycle done')
     return results
+  }
+
+  /** Saves what the cycle acknowledged; on failure the next cycle tries again. Never throws. */
+  private saveCheckpoints (): void {
+    try {
+      this.opts.store.flush()
+    } catch (err) {
+      this.opts.log.error({ file: this.opts.store.file, code: errorCode(err) }, 'cannot save push checkpoints: points since the last save will be written again (no loss, no duplicate)')
+    }
   }
 
   private record (name: string, result: SensorResult, now: number): void {
@@ -116,8 +127,8 @@ export class PushLoop {
   }
 
   /**
-   * Stops scheduling, lets an in-flight cycle finish for up to `graceMs`, then abandons it. The
-   * checkpoints are persisted after every acknowledged chunk, so nothing more is to be saved.
+   * Stops scheduling, lets an in-flight cycle finish for up to `graceMs`, then abandons it and
+   * saves the checkpoints of every chunk acknowledged so far.
    */
   async stop (graceMs = 10_000): Promise<void> {
     this.stopped = true
@@ -132,6 +143,7 @@ export class PushLoop {
       this.opts.log.warn({ graceMs }, 'push cycle abandoned at shutdown; it resumes from the last checkpoint')
       this.abort.abort()
       await running
+      this.saveCheckpoints()
     }
   }
 }

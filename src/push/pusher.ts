@@ -1,8 +1,8 @@
 /**
  * One sensor's push: from its checkpoint to now, plan → fetch → convert → write in batches → only
- * after the database acknowledged a whole chunk, advance the checkpoint and persist it. Writes are
- * idempotent (same series and time overwrite), so a crash between a write and its checkpoint
- * repeats the write and loses nothing.
+ * after the database acknowledged a whole chunk, advance the checkpoint (saved at most once a
+ * second, see checkpoints.ts). Writes are idempotent (same series and time overwrite), so a crash
+ * between a write and its saved checkpoint repeats the write and loses nothing.
  */
 import type { Config, SensorConfig } from '../config/schema.js'
 import type { MeterClient } from '../egauge/client.js'
@@ -80,7 +80,7 @@ export async function pushRange (
       // Every batch of the chunk is acknowledged (or refused for good): now, and only now, move on.
       checkpoint = newest
       deps.store.set(range.key, newest)
-      deps.store.persist()
+      deps.store.persistDue()
       onProgress?.(newest, points)
     }
     return { sensor: name, ok: true, points, checkpoint }
@@ -102,9 +102,9 @@ export async function pushRange (
 /** Writes the batches in order; returns the lines the database accepted. */
 async function writeBatches (sensor: string, batches: Batch[], deps: PushDeps, signal: AbortSignal | undefined): Promise<number> {
   let written = 0
-  for (const { text, lines } of batches) {
+  for (const { body, lines } of batches) {
     try {
-      await withRetries(async () => { await deps.writer.write(text, signal) }, deps, signal)
+      await withRetries(async () => { await deps.writer.write(body, signal) }, deps, signal)
       written += lines
       deps.metrics.pushPoints.inc({ sensor }, lines)
     } catch (err) {

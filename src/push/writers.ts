@@ -64,8 +64,8 @@ export interface Writer {
   readonly target: string
   /** Creates the database when configured to (v1). Throws WriteError. */
   prepare: (signal?: AbortSignal) => Promise<void>
-  /** Writes line protocol at second precision. Throws WriteError. */
-  write: (lines: string, signal?: AbortSignal) => Promise<void>
+  /** Writes line protocol (text, or its UTF-8 bytes) at second precision. Throws WriteError. */
+  write: (lines: string | Buffer, signal?: AbortSignal) => Promise<void>
   close: () => Promise<void>
 }
 
@@ -96,13 +96,13 @@ class InfluxV1Writer implements Writer {
     this.prepared = true
   }
 
-  async write (lines: string, signal?: AbortSignal): Promise<void> {
+  async write (lines: string | Buffer, signal?: AbortSignal): Promise<void> {
     const params = new URLSearchParams({ db: this.config.database, precision: 's' })
     if (this.config.retentionPolicy !== '') params.set('rp', this.config.retentionPolicy)
     await this.post(`/write?${params.toString()}`, lines, 'text/plain; charset=utf-8', signal)
   }
 
-  private async post (path: string, body: string, contentType: string, signal: AbortSignal | undefined): Promise<void> {
+  private async post (path: string, body: string | Buffer, contentType: string, signal: AbortSignal | undefined): Promise<void> {
     const headers: Record<string, string> = { 'content-type': contentType }
     const { username, password } = this.config
     // Credentials go in a header, never in the URL, which proxies and servers log.
@@ -142,10 +142,11 @@ class InfluxV2Writer implements Writer {
 
   async prepare (): Promise<void> {}
 
-  async write (lines: string, signal?: AbortSignal): Promise<void> {
+  async write (lines: string | Buffer, signal?: AbortSignal): Promise<void> {
     const params = new URLSearchParams({ org: this.config.org, bucket: this.config.bucket, precision: 's' })
     try {
-      await this.client.transport.request(`/api/v2/write?${params.toString()}`, lines, {
+      // The client's request() sends strings only (it would JSON-encode a Buffer).
+      await this.client.transport.request(`/api/v2/write?${params.toString()}`, typeof lines === 'string' ? lines : lines.toString('utf8'), {
         method: 'POST',
         headers: { 'content-type': 'text/plain; charset=utf-8' },
         gzipThreshold: 64 * 1024,
