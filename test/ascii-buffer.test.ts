@@ -1,6 +1,6 @@
 import t from 'tap'
 import fc from 'fast-check'
-import { AsciiBuffer, decimalsOf, isSmallInteger } from '../src/formats/ascii-buffer.js'
+import { AsciiBuffer, decimalsOf, isSmallInteger, ShortBytes } from '../src/formats/ascii-buffer.js'
 
 /** What one write prints, through a fresh buffer. */
 function printed (write: (b: AsciiBuffer) => void): string {
@@ -94,4 +94,23 @@ t.test('takeBytes hands the bytes over; the next batch gets storage of its own',
   t.equal(first.toString(), 'first\n', 'not overwritten by the next batch')
   t.equal(second.toString(), 'second\n')
   t.equal(b.take(), '', 'and take() after takeBytes() is empty')
+})
+
+t.test('ShortBytes: any length up to its capacity, the bytes written past the end are overwritten', async (t) => {
+  const b = new AsciiBuffer()
+  let expected = ''
+  for (let n = 0; n <= 16; n++) {
+    const text = 'abcdefghijklmnop'.slice(0, n)
+    b.reserve(n + 8)
+    b.writeShort(new ShortBytes(16).set(text))
+    b.writeByte(124) // '|' lands right after the text, over whatever the last word wrote past it
+    expected += text + '|'
+  }
+  t.equal(b.take(), expected)
+  const reused = new ShortBytes(8).set('longer!')
+  t.equal(reused.set('ab').length, 2, 'set() replaces the old text')
+  b.reserve(16)
+  b.writeShort(reused)
+  t.equal(b.take(), 'ab')
+  t.throws(() => new ShortBytes(8).set('123456789'), RangeError)
 })

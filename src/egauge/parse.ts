@@ -151,6 +151,11 @@ export function parseShow (xml: string): History {
   return { serial: root.attrs.serial ?? '', columns, rows: newestFirstUnique(rows) }
 }
 
+const LT = 60 // <
+const GT = 62 // >
+const SLASH = 47 // /
+const C = 99 // c
+
 /** Values of at most this many digits are read as exact numbers, without BigInt. */
 const EXACT_DIGITS = 15
 /** Every value of a row without `exact` is below this; their differences are exact doubles. */
@@ -166,7 +171,9 @@ function readRow (scan: XmlScanner, time: number, width: number, index: number):
   let pos = scan.pos
   for (;;) {
     while (text.charCodeAt(pos) <= 32) pos++
-    if (text.startsWith('<c>', pos)) {
+    // Character codes compared inline: startsWith() is a builtin call, measured at a third of the
+    // parse's instructions when called twice per value.
+    if (text.charCodeAt(pos) === LT && text.charCodeAt(pos + 1) === C && text.charCodeAt(pos + 2) === GT) {
       if (n >= width) throw new ParseError(`row ${index} has more values than the ${width} columns`)
       // The common case, `<c>-123</c>`, read in one pass; anything else takes the exact path.
       let i = pos + 3
@@ -178,7 +185,8 @@ function readRow (scan: XmlScanner, time: number, width: number, index: number):
       for (let c = text.charCodeAt(i); c >= 48 && c <= 57; c = text.charCodeAt(++i)) value = value * 10 + (c - 48)
       const digits = i - first
       while (text.charCodeAt(i) <= 32) i++
-      if (digits > 0 && digits <= EXACT_DIGITS && text.startsWith('</c>', i)) {
+      if (digits > 0 && digits <= EXACT_DIGITS && text.charCodeAt(i) === LT && text.charCodeAt(i + 1) === SLASH &&
+        text.charCodeAt(i + 2) === C && text.charCodeAt(i + 3) === GT) {
         if (negative) value = -value
         row.values[n] = value
         row.exact?.push(BigInt(value))
@@ -243,7 +251,11 @@ function undoDelta (previous: HistoryRow, row: HistoryRow): void {
 }
 
 function newestFirstUnique (rows: HistoryRow[]): HistoryRow[] {
-  // Blocks need not come in order (XML API §3.2 only promises order within a block).
+  // Blocks need not come in order (XML API §3.2 only promises order within a block); they almost
+  // always do, and checking costs far less than sorting.
+  let ordered = true
+  for (let i = 1; i < rows.length && ordered; i++) ordered = rows[i]!.time < rows[i - 1]!.time
+  if (ordered) return rows
   const sorted = rows.slice().sort((a, b) => b.time - a.time)
   return sorted.filter((row, i) => i === 0 || row.time !== sorted[i - 1]!.time)
 }

@@ -6,7 +6,7 @@
 import type { Column } from '../egauge/parse.js'
 import { registerType, siRate, siTotal, type RegisterType } from '../egauge/registers.js'
 import type { Reading } from '../model.js'
-import { AsciiBuffer, decimalsOf, isSmallInteger } from './ascii-buffer.js'
+import { AsciiBuffer, decimalsOf, isSmallInteger, ShortBytes } from './ascii-buffer.js'
 
 export type Precision = 's' | 'ms' | 'us' | 'ns'
 export type Schema = 'egauge' | 'peper'
@@ -67,7 +67,7 @@ export class LineWriter {
   private readonly registers = new Map<string, RegisterLine>()
   // The end of a line (` <time>\n`) is shared by all registers of a row: built once per time.
   private tailTime = Number.NaN
-  private tail = ''
+  private readonly tail = new ShortBytes(32)
   /** The register of the last addRate(). */
   private previous: RegisterLine | undefined
 
@@ -94,7 +94,7 @@ export class LineWriter {
       this.begin(hasRate ? line.head : line.headTotal, line.ascii, r.time)
       if (hasRate) this.out.writeNumber(r.rate)
       if (hasTotal) {
-        if (hasRate) this.out.writeBytes(COMMA_TOTAL, true)
+        if (hasRate) this.out.writeShort(COMMA_TOTAL)
         this.out.writeNumber(r.total)
       }
     }
@@ -128,7 +128,7 @@ export class LineWriter {
       if (direct && line.decimals >= 0) this.out.writeDecimal(units, type.perUnit, line.decimals)
       else this.out.writeNumber(siRate(type, units, seconds))
       if (Number.isFinite(cumulative)) {
-        this.out.writeBytes(COMMA_TOTAL, true)
+        this.out.writeShort(COMMA_TOTAL)
         if (line.decimals >= 0 && isSmallInteger(cumulative)) this.out.writeDecimal(cumulative, type.perUnit, line.decimals)
         else this.out.writeNumber(siTotal(type, cumulative))
       }
@@ -152,14 +152,14 @@ export class LineWriter {
   private begin (head: Uint8Array, ascii: boolean, time: number): void {
     if (time !== this.tailTime) {
       this.tailTime = time
-      this.tail = ' ' + time + this.suffix + '\n'
+      this.tail.set(' ' + time + this.suffix + '\n')
     }
     this.out.reserve(head.length + MAX_FIELDS_BYTES + this.tail.length)
     this.out.writeBytes(head, ascii)
   }
 
   private end (time: number): void {
-    this.out.writeAscii(this.tail)
+    this.out.writeShort(this.tail)
     this.lines++
     if (time > this.newest) this.newest = time
   }
@@ -195,8 +195,9 @@ export class LineWriter {
   }
 }
 
-const COMMA_TOTAL = Buffer.from(',total=')
-/** Room for `,total=` and two numbers as String() prints them (at most 25 bytes each). */
+const COMMA_TOTAL = new ShortBytes(8).set(',total=')
+/** Room for `,total=` and two numbers as String() prints them (at most 25 bytes each), and the 3
+ * bytes writeShort() may write past the end. */
 const MAX_FIELDS_BYTES = 64
 
 interface RegisterLine {
