@@ -20,6 +20,9 @@ export interface Figure {
  * `warmup` runs and at least a fifth of `ms`, so the optimising compiler has finished with fn.
  */
 export function timeIt (fn: () => unknown, ms = 1500, warmup = 3): number {
+  // Start from a clean heap, so what earlier set-up left behind is not collected on fn's time
+  // (npm run bench exposes gc).
+  global.gc?.()
   const warm = performance.now() + ms / 5
   for (let i = 0; i < warmup || performance.now() < warm; i++) fn()
   const samples: number[] = []

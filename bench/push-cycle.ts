@@ -10,20 +10,20 @@ import { startInflux } from '../test/helpers/influxdb.js'
 import { processCpuSeconds, type Figure } from './lib.js'
 import { startWorker, stop } from './servers.js'
 
-export interface CycleRow { meters: number, points: number, wallS: number, bridgeCpuS: number, influxCpuS: number, maxRssMB: number }
+export interface CycleRow { meters: number, warm: boolean, points: number, wallS: number, bridgeCpuS: number, influxCpuS: number, maxRssMB: number }
 
-async function cycle (meters: number): Promise<CycleRow> {
+async function cycle (meters: number, warm = false): Promise<CycleRow> {
   const influx = await startInflux()
   const sims = await startWorker(['sim', String(meters)])
   try {
     const file = join(mkdtempSync(join(tmpdir(), 'bench-')), 'urls.json')
     writeFileSync(file, sims.line)
     const influxCpu0 = processCpuSeconds(influx.pid)
-    const push = await startWorker(['push', file, influx.url])
+    const push = await startWorker(['push', file, influx.url, ...(warm ? ['--warm'] : [])])
     const result = JSON.parse(push.line) as { wallMs: number, cpuSeconds: number, maxRssMB: number, points: number, failed: number }
     if (push.child.exitCode === null) await once(push.child, 'exit')
     if (result.failed > 0) throw new Error(`${result.failed} meters failed in the push benchmark`)
-    return { meters, points: result.points, wallS: result.wallMs / 1000, bridgeCpuS: result.cpuSeconds, influxCpuS: processCpuSeconds(influx.pid) - influxCpu0, maxRssMB: result.maxRssMB }
+    return { meters, warm, points: result.points, wallS: result.wallMs / 1000, bridgeCpuS: result.cpuSeconds, influxCpuS: processCpuSeconds(influx.pid) - influxCpu0, maxRssMB: result.maxRssMB }
   } finally {
     await stop(sims.child)
     await influx.stop()
@@ -33,14 +33,18 @@ async function cycle (meters: number): Promise<CycleRow> {
 export async function pushBench (quick: boolean): Promise<{ figures: Figure[], sweep: CycleRow[] }> {
   const sweep: CycleRow[] = []
   for (const meters of quick ? [1, 10, 50] : [1, 10, 100, 200, 1000]) sweep.push(await cycle(meters))
-  const main = quick ? sweep[sweep.length - 1]! : sweep.find((r) => r.meters === 200)!
-  const share = main.bridgeCpuS / main.influxCpuS
+  const size = quick ? 50 : 200
+  const cold = sweep.find((r) => r.meters === size)!
+  const warm = await cycle(size, true)
+  sweep.push(warm)
+  const share = (r: CycleRow): number => r.bridgeCpuS / r.influxCpuS
   return {
     sweep,
     figures: [
-      { name: `push cycle, ${main.meters} meters × 300 rows × 24 registers (${main.points} points), wall time`, value: main.wallS, unit: 's', target: '< 150 s (half the 5 min interval)', met: main.wallS < 150 },
-      { name: 'same, bridge CPU vs InfluxDB CPU for the cycle', value: main.bridgeCpuS, unit: 'CPU s', baseline: main.influxCpuS, baselineName: 'influxd', ratio: share, target: '≤ 0.25×', met: share <= 0.25 },
-      { name: 'same, bridge peak RSS', value: main.maxRssMB, unit: 'MB', target: '≤ 200 MB', met: main.maxRssMB <= 200 }
+      { name: `push cycle, ${size} meters × 300 rows × 24 registers (${cold.points} points), wall time`, value: cold.wallS, unit: 's', target: '< 150 s (half the 5 min interval)', met: cold.wallS < 150 },
+      { name: 'same, bridge CPU vs InfluxDB CPU, a cycle of a running bridge', value: warm.bridgeCpuS, unit: 'CPU s', baseline: warm.influxCpuS, baselineName: 'influxd', ratio: share(warm), target: '≤ 0.25×', met: share(warm) <= 0.25 },
+      { name: 'same, the first cycle after start-up (loading modules, compiling)', value: cold.bridgeCpuS, unit: 'CPU s', baseline: cold.influxCpuS, baselineName: 'influxd', ratio: share(cold) },
+      { name: 'same, bridge peak RSS', value: Math.max(cold.maxRssMB, warm.maxRssMB), unit: 'MB', target: '≤ 200 MB', met: Math.max(cold.maxRssMB, warm.maxRssMB) <= 200 }
     ]
   }
 }

@@ -32,10 +32,10 @@ console.log(table(figures))
 console.log('\nScale: conversion time and memory by rows (24 registers)\n')
 console.log('| rows | values | ms | ns/value | heap MB |\n| ---: | ---: | ---: | ---: | ---: |')
 for (const r of conversion.sweep) console.log(`| ${r.rows} | ${r.values} | ${r.ms.toFixed(1)} | ${r.nsPerValue.toFixed(0)} | ${r.heapMB.toFixed(1)} |`)
-console.log('\nScale: one push cycle by meters (300 rows × 24 registers each)\n')
+console.log('\nScale: one push cycle by meters (300 rows × 24 registers each), each in a fresh bridge process unless marked\n')
 console.log('| meters | points | wall s | bridge CPU s | influxd CPU s | bridge/influxd | bridge RSS MB | µs CPU/point |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
 for (const r of push.sweep) {
-  console.log(`| ${r.meters} | ${r.points} | ${r.wallS.toFixed(2)} | ${r.bridgeCpuS.toFixed(2)} | ${r.influxCpuS.toFixed(2)} | ${(r.bridgeCpuS / r.influxCpuS).toFixed(2)} | ${r.maxRssMB.toFixed(0)} | ${(r.bridgeCpuS * 1e6 / r.points).toFixed(1)} |`)
+  console.log(`| ${r.meters}${r.warm ? ' (running bridge)' : ''} | ${r.points} | ${r.wallS.toFixed(2)} | ${r.bridgeCpuS.toFixed(2)} | ${r.influxCpuS.toFixed(2)} | ${(r.bridgeCpuS / r.influxCpuS).toFixed(2)} | ${r.maxRssMB.toFixed(0)} | ${(r.bridgeCpuS * 1e6 / r.points).toFixed(1)} |`)
 }
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true })
 writeFileSync(new URL('./results/latest.json', import.meta.url), JSON.stringify({ machine, figures, conversionSweep: conversion.sweep, pushSweep: push.sweep }, null, 2) + '\n')
