@@ -4,6 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
+import { join } from 'node:path'
 import { conversionBench } from './conversion.js'
 import { table, type Figure } from './lib.js'
 import { pushBench } from './push-cycle.js'
@@ -37,6 +38,8 @@ console.log('| meters | points | wall s | bridge CPU s | influxd CPU s | bridge/
 for (const r of push.sweep) {
   console.log(`| ${r.meters}${r.warm ? ' (running bridge)' : ''} | ${r.points} | ${r.wallS.toFixed(2)} | ${r.bridgeCpuS.toFixed(2)} | ${r.influxCpuS.toFixed(2)} | ${(r.bridgeCpuS / r.influxCpuS).toFixed(2)} | ${r.maxRssMB.toFixed(0)} | ${(r.bridgeCpuS * 1e6 / r.points).toFixed(1)} |`)
 }
-mkdirSync(new URL('./results/', import.meta.url), { recursive: true })
-writeFileSync(new URL('./results/latest.json', import.meta.url), JSON.stringify({ machine, figures, conversionSweep: conversion.sweep, pushSweep: push.sweep }, null, 2) + '\n')
+// npm runs scripts from the package root; this file runs compiled, from .bench-build/.
+const results = join(process.cwd(), 'bench', 'results')
+mkdirSync(results, { recursive: true })
+writeFileSync(join(results, 'latest.json'), JSON.stringify({ machine, figures, conversionSweep: conversion.sweep, pushSweep: push.sweep }, null, 2) + '\n')
 console.log(`\nwritten to bench/results/latest.json in ${((performance.now() - started) / 1000).toFixed(0)} s`)
