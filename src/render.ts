@@ -71,7 +71,7 @@ function registerFilter (sensor: SensorConfig): RegisterFilter {
  * per value, no float formatting for 1-second rates). Pure.
  */
 export function historyText (history: History, sensor: SensorConfig, opts: LineProtocolOptions): string {
-  const writer = new LineWriter(opts)
+  const writer = new LineWriter(opts, expectedBytes(history, Number.POSITIVE_INFINITY))
   forEachRate(history, registerFilter(sensor), (column, type, time, units, seconds, cumulative) => {
     writer.addRate(sensor.name, column, type, time, units, seconds, cumulative)
   })
@@ -89,7 +89,7 @@ export function historyBatches (
   batchSize: number,
   range?: { after: number, until: number }
 ): { batches: Batch[], newest: number } {
-  const writer = new LineWriter(opts)
+  const writer = new LineWriter(opts, expectedBytes(history, batchSize))
   const batches: Batch[] = []
   forEachRate(history, registerFilter(sensor), (column, type, time, units, seconds, cumulative) => {
     writer.addRate(sensor.name, column, type, time, units, seconds, cumulative)
@@ -97,6 +97,14 @@ export function historyBatches (
   }, range)
   if (writer.lines > 0) batches.push({ lines: writer.lines, body: writer.takeBytes() })
   return { batches, newest: writer.newest }
+}
+
+/** A line is 100–130 bytes with the usual tags; an estimate only sizes the first buffer. */
+const BYTES_PER_LINE = 128
+
+/** The bytes of the first batch of a history's line protocol, roughly (at most one line per value). */
+function expectedBytes (history: History, batchSize: number): number {
+  return Math.min(batchSize, Math.max(0, history.rows.length - 1) * history.columns.length) * BYTES_PER_LINE
 }
 
 /**

@@ -114,3 +114,23 @@ t.test('ShortBytes: any length up to its capacity, the bytes written past the en
   t.equal(b.take(), 'ab')
   t.throws(() => new ShortBytes(8).set('123456789'), RangeError)
 })
+
+t.test('storage is sized from the hint, then from the last batch', async (t) => {
+  const b = new AsciiBuffer(300_000)
+  const fill = (bytes: number): void => {
+    for (let i = 0; i < bytes / 100; i++) {
+      b.reserve(100)
+      b.writeAscii('x'.repeat(100))
+    }
+  }
+  fill(200_000)
+  const first = b.takeBytes()
+  t.equal(first.length, 200_000)
+  t.equal(first.buffer.byteLength, 300_000, 'one allocation of the hinted size, never grown')
+  fill(100_000)
+  t.equal(b.takeBytes().buffer.byteLength, 250_000, 'the next: a quarter more than the last batch')
+  fill(400_000)
+  const grown = b.takeBytes()
+  t.equal(grown.length, 400_000, 'a batch larger than expected grows the storage')
+  t.equal(grown.toString(), 'x'.repeat(400_000))
+})

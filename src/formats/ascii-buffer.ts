@@ -49,22 +49,32 @@ export class AsciiBuffer {
   private length = 0
   /** False once a non-ASCII byte was copied in: then the text must be decoded as UTF-8. */
   private ascii = true
-  /** Size of new storage after takeBytes() gave the last away. */
-  private nextSize = 0
+  /** Size of the next storage: the caller's estimate, then a little more than the last batch. */
+  private nextSize: number
+
+  /**
+   * `sizeHint`: the bytes the caller expects before its first take. A good guess saves growing
+   * (and copying) the storage several times over, and handing over oversized storage with the
+   * first batch.
+   */
+  constructor (sizeHint = INITIAL_SIZE) {
+    this.nextSize = Math.max(1024, sizeHint)
+  }
 
   /** Makes room for `n` more bytes; every write below must be preceded by enough room. */
   reserve (n: number): void {
     if (this.bytes === undefined) {
-      if (this.nextSize > 0) {
-        this.use(Buffer.allocUnsafe(this.nextSize))
-      } else {
-        this.use(spare ?? Buffer.allocUnsafe(INITIAL_SIZE))
+      const wanted = Math.max(this.nextSize, n)
+      if (spare !== undefined && spare.length >= wanted) {
+        this.use(spare)
         spare = undefined
+      } else {
+        this.use(Buffer.allocUnsafe(wanted))
       }
     }
     const bytes = this.bytes!
     if (this.length + n <= bytes.length) return
-    const grown = Buffer.allocUnsafe(Math.max(4 * bytes.length, this.length + n))
+    const grown = Buffer.allocUnsafe(Math.max(2 * bytes.length, this.length + n))
     bytes.copy(grown, 0, 0, this.length)
     this.use(grown)
   }

@@ -56,7 +56,7 @@ export class LineWriter {
   lines = 0
   /** Newest time added since construction (-Infinity before any line). */
   newest = Number.NEGATIVE_INFINITY
-  private readonly out = new AsciiBuffer()
+  private readonly out: AsciiBuffer
   private readonly opts: LineProtocolOptions
   private readonly peper: boolean
   private readonly measurement: string
@@ -71,7 +71,9 @@ export class LineWriter {
   /** The register of the last addRate(). */
   private previous: RegisterLine | undefined
 
-  constructor (opts: LineProtocolOptions) {
+  /** `sizeHint`: the bytes expected before the first take(), if the caller can tell. */
+  constructor (opts: LineProtocolOptions, sizeHint?: number) {
+    this.out = new AsciiBuffer(sizeHint)
     this.opts = opts
     this.peper = opts.schema === 'peper'
     this.measurement = escapeMeasurement(opts.measurement)
