@@ -87,7 +87,8 @@ function instRegister (scan: XmlScanner, attrs: Record<string, string>, sensor: 
   const code = attrs.t ?? 'P'
   const type = registerType(code)
   // <i> is already a rate in SI units (XML API §2.2); without `inst` there is none.
-  const siRate = rate ?? Number.NaN
+  const instant = rate ?? Number.NaN
+  const value = Number(cumulative)
   return {
     sensor,
     register,
@@ -96,9 +97,10 @@ function instRegister (scan: XmlScanner, attrs: Record<string, string>, sensor: 
     unit: type.unit,
     virtual: attrs.rt === 'total',
     time: 0,
-    rate: type.discrete === true ? Number(cumulative) / type.perUnit : siRate,
-    total: type.discrete === true ? Number.NaN : Number(cumulative) / type.perUnit,
-    rawRate: type.discrete === true ? Number(cumulative) : siRate * type.perUnit
+    // A discrete register's value is its reading, as in history (see ratesBetween).
+    rate: type.discrete === true ? siRate(type, value, 1) : instant,
+    total: type.discrete === true ? Number.NaN : siTotal(type, value),
+    rawRate: type.discrete === true ? value : instant * type.perUnit
   }
 }
 
@@ -241,7 +243,7 @@ function undoDelta (previous: HistoryRow, row: HistoryRow): void {
       if (Math.abs(value) >= EXACT_LIMIT) fits = false
     }
     // Both terms were below 10^15, so every sum is exact; past the limit, keep them as BigInt too.
-    if (!fits) row.exact = row.values.map((v) => BigInt(v))
+    if (!fits) row.exact = exactValues(row)
     return
   }
   const exact = new Array<bigint>(width)

@@ -84,8 +84,7 @@ export class LineWriter {
   add (r: Reading): void {
     const line = this.register(r.sensor, r.register, r.type, r.quantity, r.unit, r.virtual)
     if (this.peper) {
-      // DESIGN §4.2, the 2019 script's arithmetic: Δraw / (Δt × 1000), times 1000 for `=W`.
-      const value = line.watts ? r.rawRate / 1000 * 1000 : r.rawRate / 1000
+      const value = peperValue(r.rawRate, line.watts)
       if (!Number.isFinite(value)) return
       this.begin(line.head, line.ascii, r.time)
       this.out.writeNumber(value)
@@ -125,7 +124,7 @@ export class LineWriter {
     this.begin(line.head, line.ascii, time)
     if (this.peper) {
       if (direct && !line.watts) this.out.writeDecimal(units, 1000, 3)
-      else this.out.writeNumber(line.watts ? units / seconds / 1000 * 1000 : units / seconds / 1000)
+      else this.out.writeNumber(peperValue(units / seconds, line.watts))
     } else {
       if (direct && line.decimals >= 0) this.out.writeDecimal(units, type.perUnit, line.decimals)
       else this.out.writeNumber(siRate(type, units, seconds))
@@ -195,6 +194,11 @@ export class LineWriter {
     }
     return cached
   }
+}
+
+/** DESIGN §4.2, the 2019 script's arithmetic: Δraw / (Δt × 1000), times 1000 for a register configured `=W`. */
+function peperValue (rawRate: number, watts: boolean): number {
+  return watts ? rawRate / 1000 * 1000 : rawRate / 1000
 }
 
 const COMMA_TOTAL = new ShortBytes(8).set(',total=')
