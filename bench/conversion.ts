@@ -5,8 +5,8 @@
  */
 import { XMLParser } from 'fast-xml-parser'
 import { validateConfig } from '../src/config/schema.js'
-import { parseShow } from '../src/egauge/parse.js'
-import { historyText, lineProtocolOptions } from '../src/render.js'
+import { parseShow } from '../src/egauge/xml/parse.js'
+import { historyText, lineProtocolOptions } from '../src/formats/render.js'
 import { Simulator } from '../src/simulator/server.js'
 import { timeIt, type Figure } from './lib.js'
 

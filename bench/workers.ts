@@ -10,17 +10,12 @@ import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Fastify from 'fastify'
+import { createBridge, type Bridge } from '../src/bridge/bridge.js'
 import { validateConfig } from '../src/config/schema.js'
-import { CheckpointStore } from '../src/push/checkpoints.js'
-import { PushLoop } from '../src/push/loop.js'
-import { createWriter } from '../src/push/writers.js'
-import { buildApp, type Live } from '../src/server/app.js'
-import { MeterHub } from '../src/server/hub.js'
-import { createSelfMetrics } from '../src/server/self-metrics.js'
 import { Simulator } from '../src/simulator/server.js'
+import { silentLogger } from '../src/telemetry/logger.js'
 
 const [mode, a, b] = process.argv.slice(2)
-const quiet = { info: () => {}, warn: () => {}, error: () => {} }
 
 if (mode === 'sim') {
   const urls: string[] = []
@@ -28,11 +23,8 @@ if (mode === 'sim') {
   process.stdout.write(JSON.stringify(urls) + '\n')
 } else if (mode === 'bridge') {
   const config = validateConfig({ server: { cache_ttl: a }, sensors: [{ name: 'demo', url: b }] })
-  const metrics = createSelfMetrics()
-  const state: { live?: Live } = {}
-  const app = buildApp({ live: () => state.live!, metrics, push: false })
-  state.live = { config, hub: new MeterHub(config.sensors, { cacheTtlMs: config.server.cacheTtlMs, metrics, log: app.log }) }
-  process.stdout.write(await app.listen({ host: '127.0.0.1', port: 0 }) + '\n')
+  const bridge = createBridge({ config })
+  process.stdout.write(await bridge.listen('127.0.0.1', 0) + '\n')
 } else if (mode === 'bare') {
   const body = 'x'.repeat(Number(a))
   const app = Fastify()
@@ -41,26 +33,24 @@ if (mode === 'sim') {
 } else if (mode === 'push') {
   const urls = JSON.parse(readFileSync(a!, 'utf8')) as string[]
   const stateDir = mkdtempSync(join(tmpdir(), 'bench-'))
-  const pushLoop = (sensors: string[], database: string): { loop: PushLoop, close: () => Promise<void> } => {
-    const config = validateConfig({
+  const pushBridge = (sensors: string[], database: string): Bridge => createBridge({
+    config: validateConfig({
       sensors: sensors.map((url, i) => ({ name: `m${i}`, url, timeout: '30s' })),
       influx: { url: b, database, batch_size: 5000 },
       push: { interval: '5m', step: '1s', concurrency: 8, state_file: join(stateDir, `${database}.json`) }
-    })
-    const metrics = createSelfMetrics(false)
-    const hub = new MeterHub(config.sensors, { cacheTtlMs: 0, metrics, log: quiet as never })
-    const writer = createWriter(config.influx)
-    const loop = new PushLoop({ live: () => ({ config, hub }), writer, store: CheckpointStore.open(config.push.stateFile, () => {}), metrics, log: quiet })
-    return { loop, close: async () => { await writer.close(); await hub.close() } }
-  }
+    }),
+    processMetrics: false,
+    log: silentLogger
+  })
   if (process.argv.includes('--warm')) {
     // A bridge running --push has done cycles before: modules are loaded and hot code compiled.
     // One cycle for one meter, into another database, gets this process there.
-    const warmup = pushLoop(urls.slice(0, 1), 'warmup')
-    await warmup.loop.runCycle()
+    const warmup = pushBridge(urls.slice(0, 1), 'warmup')
+    await warmup.pushLoop().runCycle()
     await warmup.close()
   }
-  const { loop, close } = pushLoop(urls, 'bench')
+  const bridge = pushBridge(urls, 'bench')
+  const loop = bridge.pushLoop()
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
   const results = await loop.runCycle()
@@ -73,6 +63,6 @@ if (mode === 'sim') {
     points: results.reduce((n, r) => n + r.points, 0),
     failed: results.filter((r) => !r.ok).length
   }) + '\n')
-  await close()
+  await bridge.close()
   process.exit(0)
 }

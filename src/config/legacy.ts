@@ -1,10 +1,10 @@
 /**
- * The 2019 Peper script's config.yml (DESIGN §7), accepted unchanged: a `sensors:` mapping of
+ * The 2019 Peper script's config.yml (README "Migrating from the 2019 Peper script"), accepted unchanged: a `sensors:` mapping of
  * `{name, iplocal, GPS_lat, GPS_long, Ville, CP, Rue, Registre}` and
  * `database: {database: {name, port, ip, identifiant, mdp}}`. Pure: raw legacy object → raw modern
  * object (snake_case), which the normal schema then validates.
  */
-import { ConfigError } from '../errors.js'
+import { ConfigError } from '../model/errors.js'
 
 const SENSOR_KEYS = ['name', 'iplocal', 'GPS_lat', 'GPS_long', 'Ville', 'CP', 'Rue', 'Registre']
 const DATABASE_KEYS = ['name', 'port', 'ip', 'identifiant', 'mdp']

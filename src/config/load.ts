@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml'
-import { ConfigError, errorCode } from '../errors.js'
+import { ConfigError, errorCode } from '../model/errors.js'
 import { isLegacy, migrateLegacy } from './legacy.js'
 import { validateConfig, type Config } from './schema.js'
 

@@ -1,15 +1,22 @@
 /**
- * The configuration schema (DESIGN §7): strict validation of the raw YAML object, every default in
+ * The configuration schema (README "Configuration"): strict validation of the raw YAML object, every default in
  * one place, and the only snake_case → camelCase mapping in the code base. Pure: secrets have
  * already been substituted by the loader. Throws ConfigError naming the key's path.
  */
-import { ConfigError } from '../errors.js'
-import type { Schema } from '../formats/influx.js'
+import { ConfigError } from '../model/errors.js'
+import type { RegisterFilter } from '../model/history.js'
+import type { Schema } from '../model/output.js'
 import { parseDuration, parseSize } from './duration.js'
+
+/** The meter protocols a sensor can speak (meters/factory.ts maps each to a source). */
+export const METER_APIS = ['xml'] as const
+export type MeterApi = typeof METER_APIS[number]
 
 export interface SensorConfig {
   name: string
   url: string
+  /** The protocol the bridge reads the meter with. */
+  api: MeterApi
   username: string | undefined
   password: string | undefined
   tlsInsecure: boolean
@@ -66,10 +73,15 @@ export interface Config {
   push: PushConfig
 }
 
+/** The sensor's `registers` allow-list as a set; undefined keeps every register. Pure. */
+export function registerFilter (sensor: SensorConfig): RegisterFilter {
+  return sensor.registers === undefined ? undefined : new Set(sensor.registers)
+}
+
 /** Every default, in one place. The README's configuration table is written from this. */
 export const DEFAULTS = {
   server: { listen: '0.0.0.0:9430', cache_ttl: '1s' },
-  sensor: { timeout: '10s', tls_insecure: false, tls_legacy: false, max_response_size: '32MiB' },
+  sensor: { api: 'xml', timeout: '10s', tls_insecure: false, tls_legacy: false, max_response_size: '32MiB' },
   influx: {
     version: 1,
     url: 'http://localhost:8086',
@@ -92,6 +104,11 @@ const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/
 const SENSOR_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
 /** The history steps the bridge fetches at: push.step, `?step=` and `backfill --step`. */
 export const HISTORY_STEPS: Record<string, number> = { '1s': 1, '1m': 60, '15m': 900, '1h': 3600, '1d': 86400 }
+
+/** The seconds of a history step name, or undefined; only the table's own keys count. Pure. */
+export function historyStep (name: string): number | undefined {
+  return Object.hasOwn(HISTORY_STEPS, name) ? HISTORY_STEPS[name] : undefined
+}
 
 type Raw = Record<string, unknown>
 
@@ -117,7 +134,7 @@ export function validateConfig (raw: unknown): Config {
   }
 }
 
-const SENSOR_KEYS = ['name', 'url', 'username', 'password', 'tls_insecure', 'tls_legacy', 'timeout', 'max_response_size', 'tags', 'registers', 'register_units']
+const SENSOR_KEYS = ['name', 'url', 'api', 'username', 'password', 'tls_insecure', 'tls_legacy', 'timeout', 'max_response_size', 'tags', 'registers', 'register_units']
 const INFLUX_KEYS = ['version', 'url', 'database', 'retention_policy', 'username', 'password', 'org', 'bucket', 'token', 'measurement', 'schema', 'create_database', 'timeout', 'batch_size']
 
 function sensor (raw: Raw, path: string): SensorConfig {
@@ -144,6 +161,7 @@ function sensor (raw: Raw, path: string): SensorConfig {
   return {
     name,
     url,
+    api: meterApi(raw.api ?? DEFAULTS.sensor.api, `${path}.api`),
     username,
     password,
     tlsInsecure: boolean(raw.tls_insecure ?? DEFAULTS.sensor.tls_insecure, `${path}.tls_insecure`),
@@ -154,6 +172,12 @@ function sensor (raw: Raw, path: string): SensorConfig {
     registers,
     registerUnits: raw.register_units === undefined ? undefined : stringMap(raw.register_units, `${path}.register_units`)
   }
+}
+
+function meterApi (value: unknown, path: string): MeterApi {
+  const api = METER_APIS.find((a) => a === value)
+  if (api === undefined) throw new ConfigError(path, `"${String(value)}" is not a meter protocol (allowed: ${METER_APIS.join(', ')})`)
+  return api
 }
 
 function server (raw: Raw): ServerConfig {
@@ -217,7 +241,7 @@ function influx (raw: Raw): InfluxConfig {
 function push (raw: Raw): PushConfig {
   const d = DEFAULTS.push
   const step = string(raw.step ?? d.step, 'push.step')
-  const stepSeconds = HISTORY_STEPS[step]
+  const stepSeconds = historyStep(step)
   if (stepSeconds === undefined) throw new ConfigError('push.step', `must be one of ${Object.keys(HISTORY_STEPS).join(', ')}`)
   const intervalMs = duration(raw.interval ?? d.interval, 'push.interval', 1000)
   if (intervalMs % 1000 !== 0) throw new ConfigError('push.interval', 'must be a whole number of seconds')

@@ -3,7 +3,8 @@
  * integers four digits per division, copying fixed prefixes as bytes and short constants as words
  * measured 4× faster than building the same text by string concatenation (bench/conversion.ts,
  * instruction counts under callgrind); every number it prints is byte for byte what `String(x)`
- * gives.
+ * gives. Every write makes its own room: reserve() is only a hint that saves growing mid-line, so
+ * a caller that reserves too little costs a copy, never a byte.
  */
 
 /**
@@ -61,7 +62,7 @@ export class AsciiBuffer {
     this.nextSize = Math.max(1024, sizeHint)
   }
 
-  /** Makes room for `n` more bytes; every write below must be preceded by enough room. */
+  /** Makes room for `n` more bytes at once (the writes below also make their own). */
   reserve (n: number): void {
     if (this.bytes === undefined) {
       const wanted = Math.max(this.nextSize, n)
@@ -84,8 +85,14 @@ export class AsciiBuffer {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length)
   }
 
+  /** Room for `n` more bytes: one comparison when there is. */
+  private room (n: number): void {
+    if (this.bytes === undefined || this.length + n > this.bytes.length) this.reserve(n)
+  }
+
   /** Copies bytes; `ascii` says whether they are all below 128. */
   writeBytes (bytes: Uint8Array, ascii: boolean): void {
+    this.room(bytes.length)
     this.bytes!.set(bytes, this.length)
     this.length += bytes.length
     if (!ascii) this.ascii = false
@@ -93,23 +100,26 @@ export class AsciiBuffer {
 
   /**
    * Copies a few ASCII bytes (ShortBytes) a 32-bit word at a time: a set() call costs about 200
-   * instructions, more than a short copy. May write up to 3 bytes past the end (they are
-   * overwritten next): reserve() them too.
+   * instructions, more than a short copy. Writes up to 3 bytes past the text's end (overwritten
+   * next), within the room it makes.
    */
   writeShort (short: ShortBytes): void {
+    const words = short.words
+    this.room(4 * words.length)
     const view = this.view!
     const at = this.length
-    const words = short.words
     for (let i = 0; i < words.length; i++) view.setUint32(at + 4 * i, words[i]!, true)
     this.length = at + short.length
   }
 
   writeByte (code: number): void {
+    this.room(1)
     this.bytes![this.length++] = code
   }
 
   /** Writes a string of ASCII characters (digits, signs, `.`, `e`: what String(number) gives). */
   writeAscii (s: string): void {
+    this.room(s.length)
     const bytes = this.bytes!
     const at = this.length
     for (let i = 0; i < s.length; i++) bytes[at + i] = s.charCodeAt(i)
@@ -203,6 +213,7 @@ export class AsciiBuffer {
 
   /** Writes 0 ≤ n < 10^8 as exactly `width` digits (zero-padded), right to left. */
   private writeDigits (n: number, width: number): void {
+    this.room(width)
     const view = this.view!
     let at = this.length + width
     this.length = at

@@ -1,15 +1,13 @@
 /**
- * Readings → InfluxDB line protocol (pure). Two schemas: `egauge` (DESIGN §4.1) and the legacy
- * `peper` schema of the 2019 script (DESIGN §4.2). Escaping follows the line-protocol spec; fields
+ * Readings → InfluxDB line protocol (pure). Two schemas: `egauge` and the legacy `peper` schema of
+ * the 2019 script (README "Data model"). Escaping follows the line-protocol spec; fields
  * are always floats; non-finite values are never written.
  */
-import type { Column } from '../egauge/parse.js'
-import { registerType, siRate, siTotal, type RegisterType } from '../egauge/registers.js'
-import type { Reading } from '../model.js'
+import type { Column } from '../model/history.js'
+import type { Precision, Schema } from '../model/output.js'
+import type { Reading } from '../model/readings.js'
+import { siRate, siTotal } from '../model/register-type.js'
 import { AsciiBuffer, decimalsOf, isSmallInteger, ShortBytes } from './ascii-buffer.js'
-
-export type Precision = 's' | 'ms' | 'us' | 'ns'
-export type Schema = 'egauge' | 'peper'
 
 export interface LineProtocolOptions {
   schema: Schema
@@ -107,13 +105,15 @@ export class LineWriter {
    * historyReadings() makes of the same arguments; integers of a 1-second step (the common case)
    * are printed directly.
    */
-  addRate (sensor: string, column: Column, type: RegisterType, time: number, units: number, seconds: number, cumulative: number): void {
+  addRate (sensor: string, column: Column, time: number, units: number, seconds: number, cumulative: number): void {
+    const type = column.kind
     // History columns come in the same order row after row: the register that followed this one
     // last time is almost always the one asked for, which spares a Map lookup per value.
     let line = this.previous?.next
     if (line?.column !== column || line.sensor !== sensor) {
       line = this.register(sensor, column.name, column.type, type.quantity, type.unit, column.virtual)
       line.column = column
+      line.decimals = decimalsOf(type.perUnit)
       if (this.previous !== undefined) this.previous.next = line
     }
     this.previous = line
@@ -188,7 +188,7 @@ export class LineWriter {
         headTotal: Buffer.from(prefix + 'total=', 'utf8'),
         ascii: !/[^\0-\x7f]/.test(prefix),
         watts: configured === 'W',
-        decimals: decimalsOf(registerType(type).perUnit)
+        decimals: -1
       }
       this.registers.set(name, cached)
     }
@@ -196,7 +196,7 @@ export class LineWriter {
   }
 }
 
-/** DESIGN §4.2, the 2019 script's arithmetic: Δraw / (Δt × 1000), times 1000 for a register configured `=W`. */
+/** README "Data model", schema peper: the 2019 script's arithmetic: Δraw / (Δt × 1000), times 1000 for a register configured `=W`. */
 function peperValue (rawRate: number, watts: boolean): number {
   return watts ? rawRate / 1000 * 1000 : rawRate / 1000
 }
@@ -218,7 +218,7 @@ interface RegisterLine {
   ascii: boolean
   /** Peper: the register is configured `=W` in Registre. */
   watts: boolean
-  /** decimalsOf() the register type's divisor. */
+  /** addRate(): decimalsOf() the column type's divisor (-1 until then: add() prints floats). */
   decimals: number
   /** addRate(): the history column this line was last used for, and the line used after it. */
   column?: Column

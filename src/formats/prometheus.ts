@@ -1,11 +1,10 @@
 /**
  * Readings → Prometheus text 0.0.4 or OpenMetrics 1.0 (pure apart from prom-client's own work).
  * A fresh registry per call, as multi-target exporters do: one request never sees another's series.
- * Cumulative registers are gauges, not counters: net registers go up and down (DESIGN §4.3).
+ * Cumulative registers are gauges, not counters: net registers go up and down (README "Metrics").
  */
 import { Gauge, Registry, type RegistryContentType } from 'prom-client'
-import type { Snapshot } from '../model.js'
-import { registerType } from '../egauge/registers.js'
+import type { Snapshot } from '../model/readings.js'
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
 export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8'
@@ -18,30 +17,54 @@ export interface ExpositionOptions {
   fetchSeconds: number
 }
 
-const help: Record<string, string> = {
-  egauge_power_watts: 'Real power in watts (negative when a net register exports).',
-  egauge_apparent_power_voltamperes: 'Apparent power in volt-amperes.',
-  egauge_reactive_power_vars: 'Reactive power in volt-amperes reactive.',
-  egauge_voltage_volts: 'Voltage in volts.',
-  egauge_current_amperes: 'Current in amperes.',
-  egauge_frequency_hertz: 'Line frequency in hertz.',
-  egauge_temperature_celsius: 'Temperature in degrees Celsius.',
-  egauge_relative_humidity_percent: 'Relative humidity in percent.',
-  egauge_thd_percent: 'Total harmonic distortion in percent.',
-  egauge_irradiance_watts_per_square_meter: 'Irradiance in watts per square metre.',
-  egauge_pressure_pascals: 'Pressure in pascals.',
-  egauge_resistance_ohms: 'Electric resistance in ohms.',
-  egauge_mass_flow_grams_per_second: 'Mass flow in grams per second.',
-  egauge_volume_flow_cubic_meters_per_second: 'Volumetric flow in cubic metres per second.',
-  egauge_speed_meters_per_second: 'Speed in metres per second.',
-  egauge_angle_degrees: 'Angle in degrees.',
-  egauge_charge_coulombs: 'Electric charge in coulombs (the meter counts ampere-hours; 1 Ah = 3600 C).',
-  egauge_number: 'Unitless register value.',
-  egauge_money_per_second: 'Monetary accrual rate in currency units per second.',
-  egauge_register_value: 'Rate of a register whose type code the bridge does not know, in meter units per second.',
-  egauge_energy_joules: 'Cumulative real energy in joules (a gauge: net registers also decrease; use delta()).',
-  egauge_apparent_energy_voltampere_seconds: 'Cumulative apparent energy in volt-ampere-seconds (a gauge; use delta()).',
-  egauge_reactive_energy_var_seconds: 'Cumulative reactive energy in var-seconds (a gauge; use delta()).'
+interface Family {
+  name: string
+  help: string
+  /** Factor from the SI rate to the family's base unit (Ah → coulombs); default 1. */
+  scale?: number
+}
+
+/** A gauge family per quantity for the rate, the public metric names (README "Metrics"). */
+const rateFamilies: Record<string, Family> = {
+  power: { name: 'egauge_power_watts', help: 'Real power in watts (negative when a net register exports).' },
+  apparent_power: { name: 'egauge_apparent_power_voltamperes', help: 'Apparent power in volt-amperes.' },
+  reactive_power: { name: 'egauge_reactive_power_vars', help: 'Reactive power in volt-amperes reactive.' },
+  voltage: { name: 'egauge_voltage_volts', help: 'Voltage in volts.' },
+  current: { name: 'egauge_current_amperes', help: 'Current in amperes.' },
+  frequency: { name: 'egauge_frequency_hertz', help: 'Line frequency in hertz.' },
+  temperature: { name: 'egauge_temperature_celsius', help: 'Temperature in degrees Celsius.' },
+  humidity: { name: 'egauge_relative_humidity_percent', help: 'Relative humidity in percent.' },
+  thd: { name: 'egauge_thd_percent', help: 'Total harmonic distortion in percent.' },
+  irradiance: { name: 'egauge_irradiance_watts_per_square_meter', help: 'Irradiance in watts per square metre.' },
+  pressure: { name: 'egauge_pressure_pascals', help: 'Pressure in pascals.' },
+  resistance: { name: 'egauge_resistance_ohms', help: 'Electric resistance in ohms.' },
+  mass_flow: { name: 'egauge_mass_flow_grams_per_second', help: 'Mass flow in grams per second.' },
+  volume_flow: { name: 'egauge_volume_flow_cubic_meters_per_second', help: 'Volumetric flow in cubic metres per second.' },
+  speed: { name: 'egauge_speed_meters_per_second', help: 'Speed in metres per second.' },
+  angle: { name: 'egauge_angle_degrees', help: 'Angle in degrees.' },
+  // Prometheus wants base units (promtool: "use base unit seconds instead of hours"): 1 Ah = 3600 C.
+  charge: { name: 'egauge_charge_coulombs', help: 'Electric charge in coulombs (the meter counts ampere-hours; 1 Ah = 3600 C).', scale: 3600 },
+  number: { name: 'egauge_number', help: 'Unitless register value.' },
+  money: { name: 'egauge_money_per_second', help: 'Monetary accrual rate in currency units per second.' }
+}
+
+/** Registers whose type code the bridge does not know: labelled with the code. */
+const unknownFamily: Family = { name: 'egauge_register_value', help: 'Rate of a register whose type code the bridge does not know, in meter units per second.' }
+
+/** The cumulative families, for quantities whose integral is meaningful. */
+const totalFamilies: Record<string, Family> = {
+  power: { name: 'egauge_energy_joules', help: 'Cumulative real energy in joules (a gauge: net registers also decrease; use delta()).' },
+  apparent_power: { name: 'egauge_apparent_energy_voltampere_seconds', help: 'Cumulative apparent energy in volt-ampere-seconds (a gauge; use delta()).' },
+  reactive_power: { name: 'egauge_reactive_energy_var_seconds', help: 'Cumulative reactive energy in var-seconds (a gauge; use delta()).' }
+}
+
+/** The rate family of a quantity. Pure. */
+export function rateFamily (quantity: string): Family {
+  return Object.hasOwn(rateFamilies, quantity) ? rateFamilies[quantity]! : unknownFamily
+}
+
+function totalFamily (quantity: string): Family | undefined {
+  return Object.hasOwn(totalFamilies, quantity) ? totalFamilies[quantity] : undefined
 }
 
 /** Returns the exposition text for one meter snapshot. Does no I/O. */
@@ -68,17 +91,18 @@ export async function toExposition (snapshot: Snapshot, opts: ExpositionOptions)
     .set({ sensor }, opts.fetchSeconds)
 
   for (const r of snapshot.readings) {
-    const type = registerType(r.type)
     if (Number.isFinite(r.rate)) {
-      const value = r.rate * (type.rateMetricScale ?? 1)
-      if (type.rateMetric === 'egauge_register_value') {
-        gauge(type.rateMetric, help[type.rateMetric]!, ['sensor', 'register', 'type']).set({ sensor, register: r.register, type: r.type }, value)
+      const family = rateFamily(r.quantity)
+      const value = r.rate * (family.scale ?? 1)
+      if (family === unknownFamily) {
+        gauge(family.name, family.help, ['sensor', 'register', 'type']).set({ sensor, register: r.register, type: r.type }, value)
       } else {
-        gauge(type.rateMetric, help[type.rateMetric]!, ['sensor', 'register']).set({ sensor, register: r.register }, value)
+        gauge(family.name, family.help, ['sensor', 'register']).set({ sensor, register: r.register }, value)
       }
     }
-    if (type.totalMetric !== undefined && Number.isFinite(r.total)) {
-      gauge(type.totalMetric, help[type.totalMetric]!, ['sensor', 'register']).set({ sensor, register: r.register }, r.total)
+    const total = totalFamily(r.quantity)
+    if (total !== undefined && Number.isFinite(r.total)) {
+      gauge(total.name, total.help, ['sensor', 'register']).set({ sensor, register: r.register }, r.total)
     }
   }
   return await registry.metrics()

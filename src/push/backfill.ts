@@ -4,14 +4,17 @@
  * its own checkpoint, so running the same command again after Ctrl-C resumes where it stopped.
  */
 import type { Config } from '../config/schema.js'
-import { MeterClient } from '../egauge/client.js'
-import type { SelfMetrics } from '../server/self-metrics.js'
+import type { MeterPool } from '../meters/pool.js'
+import type { Writer } from '../sinks/writer.js'
+import type { Logger } from '../telemetry/logger.js'
+import type { SelfMetrics } from '../telemetry/self-metrics.js'
 import type { CheckpointStore } from './checkpoints.js'
-import { pushRange, type PushLogger } from './pusher.js'
-import type { Writer } from './writers.js'
+import { pushRange } from './sync.js'
 
 export interface BackfillOptions {
   config: Config
+  /** Where the sensors' sources come from (the bridge's pool). */
+  pool: MeterPool
   sensors: string[]
   from: number
   to: number
@@ -19,7 +22,7 @@ export interface BackfillOptions {
   writer: Writer
   store: CheckpointStore
   metrics: SelfMetrics
-  log: PushLogger
+  log: Logger
   /** Where progress goes, and whether it is a terminal (a redrawn bar) or not (plain lines). */
   progress: { write: (text: string) => void, isTTY: boolean }
   now?: () => number
@@ -47,7 +50,7 @@ export async function runBackfill (opts: BackfillOptions): Promise<boolean> {
     const key = backfillKey(name, opts.from, opts.to, opts.step)
     const resumed = opts.store.get(key)
     if (resumed !== undefined) opts.log.info({ sensor: name, checkpoint: new Date(resumed * 1000).toISOString() }, 'resuming an interrupted backfill')
-    const client = new MeterClient(sensor)
+    const source = opts.pool.source(name)!
     const total = opts.to - opts.from
     let points = 0
     let reported = -1
@@ -65,35 +68,30 @@ export async function runBackfill (opts: BackfillOptions): Promise<boolean> {
       }
     }
     show(resumed ?? opts.from)
-    try {
-      const result = await pushRange(sensor, { key, from: opts.from, to: opts.to, step: opts.step }, {
-        config: opts.config,
-        writer: opts.writer,
-        store: opts.store,
-        metrics: opts.metrics,
-        log: opts.log,
-        client: () => client,
-        now: opts.now ?? Date.now,
-        sleep: opts.sleep
-      }, opts.signal, (checkpoint, written) => {
-        points = written
-        show(checkpoint)
-      })
-      points = result.points
-      // A finished job is at 100% even when its last point falls short of --to (an unaligned end).
-      show(result.ok ? opts.to : result.checkpoint ?? opts.from, true)
-      // Done: the job's checkpoint goes; interrupted: its progress is saved for the resume.
-      if (result.ok) opts.store.delete(key)
-      opts.store.flush()
-      if (!result.ok) {
-        allOk = false
-        if (result.error?.code === 'ABORTED') {
-          opts.log.warn({ sensor: name }, 'backfill interrupted: run the same command again to resume')
-          break
-        }
+    const result = await pushRange(sensor, source, { key, from: opts.from, to: opts.to, step: opts.step }, {
+      config: opts.config,
+      writer: opts.writer,
+      store: opts.store,
+      metrics: opts.metrics,
+      log: opts.log,
+      now: opts.now ?? Date.now,
+      sleep: opts.sleep
+    }, opts.signal, (checkpoint, written) => {
+      points = written
+      show(checkpoint)
+    })
+    points = result.points
+    // A finished job is at 100% even when its last point falls short of --to (an unaligned end).
+    show(result.ok ? opts.to : result.checkpoint ?? opts.from, true)
+    // Done: the job's checkpoint goes; interrupted: its progress is saved for the resume.
+    if (result.ok) opts.store.delete(key)
+    opts.store.flush()
+    if (!result.ok) {
+      allOk = false
+      if (result.error?.code === 'ABORTED') {
+        opts.log.warn({ sensor: name }, 'backfill interrupted: run the same command again to resume')
+        break
       }
-    } finally {
-      await client.close()
     }
   }
   return allOk

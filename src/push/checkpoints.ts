@@ -8,7 +8,7 @@
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { errorCode } from '../errors.js'
+import { errorCode } from '../model/errors.js'
 
 interface StateFile {
   version: 1

@@ -5,19 +5,23 @@
  * live config at each cycle, so a SIGHUP reload applies to push too.
  */
 import type { SensorConfig } from '../config/schema.js'
-import type { Live } from '../server/app.js'
-import type { SelfMetrics } from '../server/self-metrics.js'
-import { errorCode } from '../errors.js'
+import type { Live } from '../meters/pool.js'
+import { errorCode } from '../model/errors.js'
+import type { Writer } from '../sinks/writer.js'
+import type { Logger } from '../telemetry/logger.js'
+import type { SelfMetrics } from '../telemetry/self-metrics.js'
+import { eachLimited } from '../util/limit.js'
+import { sleep } from '../util/sleep.js'
 import type { CheckpointStore } from './checkpoints.js'
-import { eachLimited, pushRange, shardOf, type PushLogger, type SensorResult } from './pusher.js'
-import type { Writer } from './writers.js'
+import { shardOf } from './shard.js'
+import { pushRange, type SensorResult } from './sync.js'
 
 export interface PushLoopOptions {
   live: () => Live
   writer: Writer
   store: CheckpointStore
   metrics: SelfMetrics
-  log: PushLogger
+  log: Logger
   now?: () => number
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
   /** Schedules a callback (setTimeout by default; tests pass a fake). */
@@ -76,20 +80,19 @@ export class PushLoop {
 
   /** One cycle over this instance's sensors. Never throws. */
   async runCycle (): Promise<SensorResult[]> {
-    const { config, hub } = this.opts.live()
+    const { config, pool } = this.opts.live()
     const { push } = config
     const now = Math.floor(this.now() / 1000)
     const to = Math.floor(now / push.stepSeconds) * push.stepSeconds
     const sensors = this.sensors()
     const results = await eachLimited(sensors, push.concurrency, async (sensor) => {
-      const client = hub.client(sensor.name)!
-      const result = await pushRange(sensor, { key: sensor.name, from: to - push.intervalMs / 1000, to, step: push.stepSeconds }, {
+      const source = pool.source(sensor.name)!
+      const result = await pushRange(sensor, source, { key: sensor.name, from: to - push.intervalMs / 1000, to, step: push.stepSeconds }, {
         config,
         writer: this.opts.writer,
         store: this.opts.store,
         metrics: this.opts.metrics,
         log: this.opts.log,
-        client: () => client,
         now: this.now,
         sleep: this.opts.sleep ?? sleep,
         ...(this.opts.retries === undefined ? {} : { retries: this.opts.retries })
@@ -114,11 +117,12 @@ export class PushLoop {
 
   private record (name: string, result: SensorResult, now: number): void {
     const { metrics } = this.opts
-    const previous = this.opts.live().hub.status(name)?.push
+    const { book } = this.opts.live()
+    const previous = book.status(name)?.push
     const lag = result.checkpoint === undefined ? undefined : now - result.checkpoint
     if (lag !== undefined) metrics.pushLag.set({ sensor: name }, lag)
     if (result.ok) metrics.pushLastSuccess.set({ sensor: name }, now)
-    this.opts.live().hub.setPushStatus(name, {
+    book.setPush(name, {
       checkpoint: result.checkpoint,
       lagSeconds: lag,
       lastSuccess: result.ok ? now : previous?.lastSuccess,
@@ -146,12 +150,4 @@ export class PushLoop {
       this.saveCheckpoints()
     }
   }
-}
-
-/** setTimeout as a promise that rejects when the signal aborts. */
-export async function sleep (ms: number, signal?: AbortSignal): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(resolve, ms)
-    signal?.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason) }, { once: true })
-  })
 }

@@ -4,6 +4,9 @@
  * still has (EG4xxx: 1 s for an hour, 1 min for a year, then 15 min). Chunks have at most 3600
  * rows. The plan is only a request: the rows' own timestamps decide what is written.
  */
+import { EG4XXX_RETENTION } from '../egauge/retention.js'
+import { MAX_ROWS } from '../meters/query.js'
+import type { Retention } from '../model/history.js'
 
 export interface Chunk {
   /** Seconds between the rows asked for. */
@@ -17,22 +20,8 @@ export interface Chunk {
   rows: number
 }
 
-/** How long the meter keeps each resolution, finest first, in seconds of age. */
-export interface Retention {
-  levels: Array<{ step: number, maxAge: number }>
-}
-
-export const EG4XXX_RETENTION: Retention = {
-  levels: [
-    { step: 1, maxAge: 3600 },
-    { step: 60, maxAge: 366 * 86400 },
-    { step: 900, maxAge: Number.POSITIVE_INFINITY }
-  ]
-}
-
 /** Second data a little younger than the meter's limit, so rows do not age out while in flight. */
 export const SAFETY_SECONDS = 120
-export const MAX_ROWS = 3600
 
 /**
  * Plans the requests for points in (from, to], oldest first, at `step` or coarser.

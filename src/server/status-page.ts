@@ -2,7 +2,7 @@
  * The HTML status page (pure): one row per sensor from the same data as /api/sensors. No script,
  * no external assets, so it works behind any proxy and in any browser.
  */
-import type { SensorStatus } from './hub.js'
+import type { SensorStatus } from '../telemetry/status-book.js'
 
 function esc (s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;')

@@ -1,24 +1,27 @@
-/** Builds the real app around a config, with logs captured for assertions. */
+/** Builds the real bridge (createBridge, as the commands do) around a config, with logs captured for assertions. */
 import { Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
+import { createBridge, type Bridge, type BridgeOptions } from '../../src/bridge/bridge.js'
 import { validateConfig, type Config } from '../../src/config/schema.js'
-import { buildApp, type Live } from '../../src/server/app.js'
-import { MeterHub } from '../../src/server/hub.js'
-import { createSelfMetrics, type SelfMetrics } from '../../src/server/self-metrics.js'
+import type { Live } from '../../src/meters/pool.js'
+import type { SelfMetrics } from '../../src/telemetry/self-metrics.js'
 
 export interface TestBridge {
+  bridge: Bridge
   app: FastifyInstance
   config: Config
   metrics: SelfMetrics
-  live: Live
+  /** The bridge's current config, pool and status book. */
+  readonly live: Live
   /** Every log line written so far, as text. */
   logs: () => string
   close: () => Promise<void>
 }
 
-export function testBridge (raw: unknown, opts: { push?: boolean, processMetrics?: boolean, now?: () => number } = {}): TestBridge {
+export type TestBridgeOptions = Omit<BridgeOptions, 'config' | 'logger'>
+
+export function testBridge (raw: unknown, opts: TestBridgeOptions = {}): TestBridge {
   const config = validateConfig(raw)
-  const metrics = createSelfMetrics(opts.processMetrics ?? false)
   let captured = ''
   const stream = new Writable({
     write (chunk: Buffer, _enc, done) {
@@ -26,19 +29,14 @@ export function testBridge (raw: unknown, opts: { push?: boolean, processMetrics
       done()
     }
   })
-  const state: { live?: Live } = {}
-  const app = buildApp({ live: () => state.live!, metrics, push: opts.push ?? false, logger: { level: 'info', stream } })
-  const live = { config, hub: new MeterHub(config.sensors, { cacheTtlMs: config.server.cacheTtlMs, metrics, log: app.log, ...(opts.now === undefined ? {} : { now: opts.now }) }) }
-  state.live = live
+  const bridge = createBridge({ config, processMetrics: false, ready: () => true, ...opts, logger: { level: 'info', stream } })
   return {
-    app,
+    bridge,
+    app: bridge.app,
     config,
-    metrics,
-    live,
+    metrics: bridge.metrics,
+    get live () { return bridge.live() },
     logs: () => captured,
-    close: async () => {
-      await app.close()
-      await live.hub.close()
-    }
+    close: async () => { await bridge.close() }
   }
 }

@@ -1,6 +1,6 @@
 /**
  * A real InfluxDB 1.x (Debian `influxdb`) on free loopback ports, in a temp dir, stopped by PID.
- * Recipe: ../shared/reference/test-servers.md §1.
+ * Run from the Debian package, with its own config and data directory on free loopback ports.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'

@@ -1,0 +1,155 @@
+/**
+ * createBridge(): the one assembly of the bridge's parts (the meter pool and its status book, the
+ * HTTP app, self-metrics, and for push the writer, checkpoint store and push loop), and a reload
+ * that swaps config, pool and book as one unit. The commands, the tests and the bench all build
+ * the bridge here, so none of them wires the parts differently (ARCHITECTURE.md).
+ */
+import type { FastifyInstance, FastifyServerOptions } from 'fastify'
+import { loadConfigFile } from '../config/load.js'
+import type { Config } from '../config/schema.js'
+import type { SourceFactory } from '../meters/factory.js'
+import { MeterPool, type Live } from '../meters/pool.js'
+import { CheckpointStore } from '../push/checkpoints.js'
+import { PushLoop } from '../push/loop.js'
+import { buildApp } from '../server/app.js'
+import { createWriter, type Writer } from '../sinks/writer.js'
+import type { Logger } from '../telemetry/logger.js'
+import { createSelfMetrics, type SelfMetrics } from '../telemetry/self-metrics.js'
+import { StatusBook } from '../telemetry/status-book.js'
+
+export interface BridgeOptions {
+  config: Config
+  /** Where the config came from; reload() reads it again. Without it there is nothing to reload. */
+  configFile?: string
+  /** Push mode: shown on the status page; startPush() runs the loop. */
+  push?: boolean
+  /** `--shard i/n`: push only the sensors whose name hashes to shard i of n. */
+  shard?: { index: number, count: number } | undefined
+  /** Fastify (pino) logger options; false for none. */
+  logger?: FastifyServerOptions['logger']
+  /** Where the parts log instead of the app's logger (commands that run no server). */
+  log?: Logger
+  /** prom-client's default process metrics on /metrics (true by default). */
+  processMetrics?: boolean
+  /** Milliseconds since the epoch, for caches, statuses and the push loop. */
+  now?: () => number
+  /** The push loop's waits and timers (tests inject them). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
+  setTimer?: (fn: () => void, ms: number) => { cancel: () => void }
+  retries?: number
+  /** Readiness for /readyz; by default, once listen() has bound (tests that inject() say true). */
+  ready?: () => boolean
+  /** Makes each sensor's meter source; the protocol factory by default. */
+  createSource?: SourceFactory
+}
+
+export interface Bridge {
+  readonly app: FastifyInstance
+  readonly metrics: SelfMetrics
+  readonly log: Logger
+  /** The current config, pool and book; replaced whole by reload(). */
+  live: () => Live
+  /** The database writer for push and backfill, made on first use. */
+  writer: () => Writer
+  /** The push checkpoints, opened on first use. */
+  store: () => CheckpointStore
+  /** The push loop, made on first use (it does not run until start()). */
+  pushLoop: () => PushLoop
+  /** Starts listening; resolves to the bound address. */
+  listen: (host: string, port: number) => Promise<string>
+  /** Reads the config file again and swaps it in; keeps the old one on error. Never throws. */
+  reload: () => Promise<boolean>
+  /** Stops the push loop (10 s grace), the listener and every connection. */
+  close: () => Promise<void>
+}
+
+export function createBridge (opts: BridgeOptions): Bridge {
+  const metrics = createSelfMetrics(opts.processMetrics ?? true)
+  let listening = false
+  let live: Live | undefined
+  const app = buildApp({
+    live: () => live!,
+    metrics,
+    push: opts.push ?? false,
+    logger: opts.logger ?? false,
+    ready: opts.ready ?? (() => listening),
+    ...(opts.now === undefined ? {} : { now: opts.now })
+  })
+  const log: Logger = opts.log ?? app.log
+  const newLive = (config: Config): Live => {
+    const book = new StatusBook(config.sensors, opts.now)
+    const pool = new MeterPool(config.sensors, {
+      cacheTtlMs: config.server.cacheTtlMs,
+      metrics,
+      book,
+      log,
+      ...(opts.now === undefined ? {} : { now: opts.now }),
+      ...(opts.createSource === undefined ? {} : { createSource: opts.createSource })
+    })
+    return { config, pool, book }
+  }
+  live = newLive(opts.config)
+  const configLoaded = (): void => {
+    metrics.configReloadOk.set(1)
+    metrics.configReloadTime.set((opts.now ?? Date.now)() / 1000)
+  }
+  configLoaded()
+
+  // The push side's parts follow the config the process started with (a reload changes sensors,
+  // not the database or the state file).
+  let writer: Writer | undefined
+  let store: CheckpointStore | undefined
+  let loop: PushLoop | undefined
+  const bridge: Bridge = {
+    app,
+    metrics,
+    log,
+    live: () => live!,
+    writer: () => (writer ??= createWriter(opts.config.influx)),
+    store: () => (store ??= CheckpointStore.open(opts.config.push.stateFile, (message) => log.warn({ stateFile: opts.config.push.stateFile }, message))),
+    pushLoop: () => (loop ??= new PushLoop({
+      live: () => live!,
+      writer: bridge.writer(),
+      store: bridge.store(),
+      metrics,
+      log,
+      shard: opts.shard,
+      ...(opts.now === undefined ? {} : { now: opts.now }),
+      ...(opts.sleep === undefined ? {} : { sleep: opts.sleep }),
+      ...(opts.setTimer === undefined ? {} : { setTimer: opts.setTimer }),
+      ...(opts.retries === undefined ? {} : { retries: opts.retries })
+    })),
+    listen: async (host, port) => {
+      const address = await app.listen({ host, port })
+      listening = true
+      return address
+    },
+    reload: async () => {
+      const file = opts.configFile
+      if (file === undefined) {
+        log.info({}, 'SIGHUP in demo mode: nothing to reload')
+        return false
+      }
+      try {
+        const next = loadConfigFile(file)
+        const old = live!
+        live = newLive(next.config)
+        configLoaded()
+        log.info({ config: file, sensors: next.config.sensors.length }, 'config reloaded')
+        await old.pool.close()
+        return true
+      } catch (err) {
+        metrics.configReloadOk.set(0)
+        log.error({ config: file, code: (err as { code?: string }).code }, `config reload failed, keeping the previous config: ${(err as Error).message}`)
+        return false
+      }
+    },
+    close: async () => {
+      if (loop !== undefined) await loop.stop(10_000)
+      await writer?.close()
+      await app.close()
+      await live!.pool.close()
+    }
+  }
+  return bridge
+}

@@ -1,0 +1,66 @@
+/** `egauge-bridge backfill <sensor…> --from T [--to T] [--step S]`: the push path over an explicit range. */
+import { createBridge } from '../bridge/bridge.js'
+import { configPath, loadConfigFile } from '../config/load.js'
+import { HISTORY_STEPS, historyStep } from '../config/schema.js'
+import { ConfigError } from '../model/errors.js'
+import { runBackfill } from '../push/backfill.js'
+import { jsonLineLogger } from '../telemetry/logger.js'
+import { sleep } from '../util/sleep.js'
+import { args, UsageError, type Out } from './args.js'
+
+export async function backfill (argv: string[], err: Out): Promise<number> {
+  const { values, positionals } = args(argv, {
+    config: { type: 'string' },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    step: { type: 'string' }
+  }, Number.POSITIVE_INFINITY)
+  if (positionals.length === 0) throw new UsageError('backfill needs at least one sensor name')
+  const from = isoTime(values.from as string | undefined, '--from')
+  const to = values.to === undefined ? Math.floor(Date.now() / 1000) : isoTime(values.to as string, '--to')
+  if (from >= to) throw new UsageError('--from must be before --to')
+  const file = configPath(values.config as string | undefined, process.env)
+  if (file === undefined) throw new ConfigError('', 'backfill needs a config file with the database (use --config)')
+  const { config } = loadConfigFile(file)
+  const step = values.step === undefined ? config.push.stepSeconds : historyStep(values.step as string)
+  if (step === undefined) throw new UsageError(`--step must be one of ${Object.keys(HISTORY_STEPS).join(', ')}`)
+  for (const name of positionals) {
+    if (config.sensors.find((s) => s.name === name) === undefined) throw new ConfigError('', `unknown sensor "${name}"`)
+  }
+  const log = jsonLineLogger(err)
+  const bridge = createBridge({ config, processMetrics: false, log })
+  const controller = new AbortController()
+  /* c8 ignore next -- a signal handler: the CLI test sends SIGINT to the built binary */
+  const interrupt = (): void => { controller.abort() }
+  process.once('SIGINT', interrupt)
+  process.once('SIGTERM', interrupt)
+  try {
+    const ok = await runBackfill({
+      config,
+      pool: bridge.live().pool,
+      sensors: positionals,
+      from,
+      to,
+      step,
+      writer: bridge.writer(),
+      store: bridge.store(),
+      metrics: bridge.metrics,
+      log,
+      progress: { write: (t) => err(t), isTTY: process.stderr.isTTY === true },
+      sleep,
+      signal: controller.signal
+    })
+    return ok ? 0 : 1
+  } finally {
+    process.off('SIGINT', interrupt)
+    process.off('SIGTERM', interrupt)
+    await bridge.close()
+  }
+}
+
+function isoTime (text: string | undefined, flag: string): number {
+  if (text === undefined) throw new UsageError(`${flag} is required (ISO 8601, like 2024-01-31T00:00:00Z)`)
+  const ms = Date.parse(text)
+  if (Number.isNaN(ms)) throw new UsageError(`${flag} "${text}" is not an ISO 8601 time`)
+  return Math.floor(ms / 1000)
+}

@@ -1,0 +1,14 @@
+/** `egauge-bridge check-config`: validates the config file and prints what it holds, or the error. */
+import { configPath, loadConfigFile } from '../config/load.js'
+import { ConfigError } from '../model/errors.js'
+import { args, type Out } from './args.js'
+
+export function checkConfig (argv: string[], out: Out): number {
+  const { values } = args(argv, { config: { type: 'string' } }, 0)
+  const file = configPath(values.config as string | undefined, process.env)
+  if (file === undefined) throw new ConfigError('', 'no config file (use --config, EGAUGE_BRIDGE_CONFIG or ./egauge-bridge.yml)')
+  const loaded = loadConfigFile(file)
+  for (const w of loaded.warnings) out(`warning: ${w}\n`)
+  out(`${file}: ok (${loaded.legacy ? 'legacy Peper format, ' : ''}${loaded.config.sensors.length} sensor${loaded.config.sensors.length === 1 ? '' : 's'})\n`)
+  return 0
+}

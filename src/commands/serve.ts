@@ -1,0 +1,109 @@
+/**
+ * `egauge-bridge [serve]`: the server process. Wiring only: load the config (or start the demo
+ * meter), build the bridge, listen, reload on SIGHUP, push when asked, and shut down on
+ * SIGTERM/SIGINT.
+ */
+import { createBridge } from '../bridge/bridge.js'
+import { startDemo } from '../bridge/demo.js'
+import { configPath, loadConfigFile } from '../config/load.js'
+import { parseListen, type Config } from '../config/schema.js'
+import { parseShard } from '../push/shard.js'
+import type { Simulator } from '../simulator/server.js'
+import { args, UsageError, waitForSignal } from './args.js'
+
+export interface RunOptions {
+  configFlag: string | undefined
+  listen: string | undefined
+  logLevel: string
+  push: boolean
+  /** `--shard i/n`: push only the sensors whose name hashes to shard i of n. */
+  shard?: { index: number, count: number } | undefined
+  /** Resolves with the signal that asks the process to stop. */
+  waitForSignal: () => Promise<string>
+  /** Where logs go (tests capture them); stdout by default. */
+  logStream?: NodeJS.WritableStream
+  /** Called once listening, with the bound address. */
+  onListening?: (address: string) => void
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+/** Parses `serve`'s arguments and runs the server. */
+export async function serve (argv: string[]): Promise<number> {
+  const { values } = args(argv, {
+    config: { type: 'string' },
+    push: { type: 'boolean' },
+    listen: { type: 'string' },
+    'log-level': { type: 'string', default: 'info' },
+    shard: { type: 'string' }
+  }, 0)
+  const logLevel = values['log-level'] as string
+  if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`)
+  return await runServer({
+    shard: values.shard === undefined ? undefined : shardArg(values.shard as string),
+    configFlag: values.config as string | undefined,
+    listen: values.listen as string | undefined,
+    logLevel,
+    push: values.push === true,
+    waitForSignal
+  })
+}
+
+function shardArg (text: string): { index: number, count: number } {
+  try {
+    return parseShard(text)
+  } catch (e) {
+    throw new UsageError((e as Error).message)
+  }
+}
+
+/** Runs until a stop signal; resolves to the exit code. Throws ConfigError at start-up. */
+export async function runServer (opts: RunOptions): Promise<number> {
+  const file = configPath(opts.configFlag, process.env)
+  const loaded = file === undefined ? undefined : loadConfigFile(file)
+  let demo: { simulator: Simulator } | undefined
+  let config: Config
+  if (loaded === undefined) {
+    const started = await startDemo()
+    demo = started
+    config = started.config
+  } else {
+    config = loaded.config
+  }
+  const { host, port } = opts.listen === undefined ? config.server : parseListen(opts.listen, '--listen')
+
+  const bridge = createBridge({
+    config,
+    ...(file === undefined ? {} : { configFile: file }),
+    push: opts.push,
+    shard: opts.shard,
+    logger: { level: opts.logLevel, ...(opts.logStream === undefined ? {} : { stream: opts.logStream }) }
+  })
+  const { log } = bridge
+  if (demo !== undefined) {
+    log.info({ sensor: 'demo', url: config.sensors[0]!.url }, 'no config file found: demo mode, a built-in simulated meter serves as sensor "demo"')
+  } else {
+    for (const w of loaded!.warnings) log.warn({ config: file }, w)
+    log.info({ config: file, sensors: config.sensors.length, legacy: loaded!.legacy }, 'config loaded')
+  }
+
+  const onHup = (): void => { bridge.reload().catch(() => {}) }
+  process.on('SIGHUP', onHup)
+
+  const address = await bridge.listen(host, port)
+  log.info({ address, push: opts.push }, 'egauge-bridge listening')
+
+  if (opts.push) {
+    const loop = bridge.pushLoop()
+    log.info({ target: bridge.writer().target, interval: config.push.intervalMs / 1000, step: config.push.stepSeconds, sensors: loop.sensors().length, shard: opts.shard }, 'push mode on')
+    loop.start()
+  }
+  opts.onListening?.(address)
+
+  const signal = await opts.waitForSignal()
+  log.info({ signal }, 'shutting down')
+  process.off('SIGHUP', onHup)
+  await bridge.close()
+  await demo?.simulator.close()
+  return 0
+}

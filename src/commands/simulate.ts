@@ -1,0 +1,30 @@
+/** `egauge-bridge simulate`: a simulated eGauge meter on its own (for docker compose and demos). */
+import { parseListen } from '../config/schema.js'
+import { Simulator } from '../simulator/server.js'
+import { args, UsageError, waitForSignal, type Out } from './args.js'
+
+export async function simulate (argv: string[], err: Out): Promise<number> {
+  const { values } = args(argv, {
+    listen: { type: 'string' },
+    seed: { type: 'string' },
+    auth: { type: 'string' },
+    name: { type: 'string' },
+    control: { type: 'boolean' }
+  }, 0)
+  const { host, port } = parseListen((values.listen as string | undefined) ?? '127.0.0.1:8080', '--listen')
+  const seed = values.seed === undefined ? 1 : Number(values.seed)
+  if (!Number.isInteger(seed)) throw new UsageError('--seed must be a whole number')
+  let auth: { username: string, password: string } | undefined
+  if (values.auth !== undefined) {
+    const text = values.auth as string
+    const colon = text.indexOf(':')
+    if (colon <= 0) throw new UsageError('--auth must be user:pass')
+    auth = { username: text.slice(0, colon), password: text.slice(colon + 1) }
+  }
+  const sim = new Simulator({ seed, ...(auth === undefined ? {} : { auth }), control: values.control === true })
+  const url = await sim.listen(port, host)
+  err(JSON.stringify({ level: 30, time: Date.now(), msg: 'simulated eGauge meter listening', name: values.name ?? 'egauge-sim', url, seed, auth: auth !== undefined }) + '\n')
+  await waitForSignal()
+  await sim.close()
+  return 0
+}

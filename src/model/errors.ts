@@ -1,0 +1,62 @@
+/**
+ * Typed errors with stable codes. Messages name the sensor and the cause and never carry a secret
+ * or a full URL: they go to logs, HTTP answers and the status page as they are.
+ */
+
+export type EgaugeErrorCode =
+  | 'EGAUGE_TIMEOUT'
+  | 'EGAUGE_UNREACHABLE'
+  | 'EGAUGE_HTTP_STATUS'
+  | 'EGAUGE_AUTH'
+  | 'EGAUGE_TOO_LARGE'
+  | 'EGAUGE_PARSE'
+
+/** A failure talking to a meter or reading its answer. */
+export class EgaugeError extends Error {
+  readonly code: EgaugeErrorCode
+  readonly sensor: string
+  /** The meter's HTTP status, for EGAUGE_HTTP_STATUS and EGAUGE_AUTH. */
+  readonly status: number | undefined
+
+  constructor (code: EgaugeErrorCode, sensor: string, message: string, status?: number) {
+    super(`sensor ${sensor}: ${message}`)
+    this.name = 'EgaugeError'
+    this.code = code
+    this.sensor = sensor
+    this.status = status
+  }
+}
+
+/** The XML is not what an eGauge meter sends. Thrown by the pure parser, which knows no sensor. */
+export class ParseError extends Error {
+  readonly code = 'EGAUGE_PARSE'
+  constructor (message: string) {
+    super(message)
+    this.name = 'ParseError'
+  }
+}
+
+/** The `code` of a Node.js system error (ENOENT, EACCES…), for messages that must not leak more. */
+export function errorCode (err: unknown): string {
+  return (err as { code?: unknown }).code?.toString() ?? 'error'
+}
+
+/** A request parameter is wrong: the HTTP layer answers 400, the CLI exits 2. */
+export class BadRequestError extends Error {
+  readonly code = 'BAD_REQUEST'
+  constructor (message: string) {
+    super(message)
+    this.name = 'BadRequestError'
+  }
+}
+
+/** The configuration is invalid; `path` names the offending key (`sensors[0].url`). */
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID'
+  readonly path: string
+  constructor (path: string, message: string) {
+    super(path === '' ? message : `${path}: ${message}`)
+    this.name = 'ConfigError'
+    this.path = path
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * What a register's type code means: the quantity it measures, its SI unit, and the divisor from
+ * the meter's integer units to SI. Each meter protocol has its own table (egauge/registers.ts);
+ * everything above the protocols reads only this shape.
+ */
+
+export interface RegisterType {
+  /** The `quantity` tag value; also selects the Prometheus family (formats/prometheus.ts). */
+  quantity: string
+  /** The `unit` tag value (ASCII: `degC`, `m3/s`, `W/m2`); empty for plain numbers. */
+  unit: string
+  /**
+   * Meter units per SI unit: a rate in SI = Δraw / (perUnit × Δt). A divisor rather than a
+   * quantum: 1, 10, 1000, 10^9 and 2^29 are exact doubles, so every value is one correctly
+   * rounded division (119841 / 1000 is 119.841; 119841 × 0.001 is 119.84100000000001).
+   */
+  perUnit: number
+  /** Discrete registers are stored as-is: never differenced, never averaged. */
+  discrete?: boolean
+}
+
+/** The average rate in SI units of `units` meter units over `seconds`: one correctly rounded division. */
+export function siRate (type: RegisterType, units: number, seconds: number): number {
+  return units / (type.perUnit * seconds)
+}
+
+/** A cumulative value in SI units × seconds (joules for power); NaN stays NaN. */
+export function siTotal (type: RegisterType, cumulative: number): number {
+  return cumulative / type.perUnit
+}

@@ -1,0 +1,35 @@
+/**
+ * A meter as the rest of the bridge sees it, whatever protocol it speaks: current values and
+ * stored history, already parsed into the model. One implementation per protocol lives in
+ * egauge/ (the XML API today); meters/factory.ts picks one by the sensor's `api`.
+ */
+import type { History, HistoryQuery, Retention } from './history.js'
+import type { Snapshot } from './readings.js'
+
+/** A parsed answer and how long the meter took to give it. */
+export interface Fetched<T> {
+  data: T
+  fetchSeconds: number
+}
+
+export interface MeterSource {
+  /** Current values, the sensor's register allow-list applied. Throws EgaugeError. */
+  current: (signal?: AbortSignal) => Promise<Fetched<Snapshot>>
+  /** Stored history, all columns. Throws EgaugeError. */
+  history: (query: HistoryQuery, signal?: AbortSignal) => Promise<Fetched<History>>
+  /** What resolutions the meter keeps, for the push planner. */
+  retention: () => Retention
+  /** Releases connections; the source is not used afterwards. */
+  close: () => Promise<void>
+}
+
+/** A parsed answer as the pull path caches and renders it. */
+export type MeterAnswer =
+  | { kind: 'current', snapshot: Snapshot, fetchSeconds: number }
+  | { kind: 'history', history: History, fetchSeconds: number }
+
+/** Hooks a source reports to (self-metrics). */
+export interface SourceCounters {
+  /** Called once per HTTP request sent to the meter (auth round trips included). */
+  onUpstreamRequest?: () => void
+}

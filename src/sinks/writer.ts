@@ -1,0 +1,22 @@
+/**
+ * Where push and the receiver deliver line protocol: one Writer per database, chosen by
+ * `influx.version`. A new output is one more writer here.
+ */
+import type { InfluxConfig } from '../config/schema.js'
+import { InfluxV1Writer } from './influx-v1.js'
+import { InfluxV2Writer } from './influx-v2.js'
+
+export interface Writer {
+  /** Where it writes, without credentials: for logs and the status page. */
+  readonly target: string
+  /** Creates the database when configured to (v1). Throws WriteError. */
+  prepare: (signal?: AbortSignal) => Promise<void>
+  /** Writes line protocol (text, or its UTF-8 bytes) at second precision. Throws WriteError. */
+  write: (lines: string | Buffer, signal?: AbortSignal) => Promise<void>
+  close: () => Promise<void>
+}
+
+/** The writer for the configured database. Opens no connection until the first write. */
+export function createWriter (config: InfluxConfig): Writer {
+  return config.version === 1 ? new InfluxV1Writer(config) : new InfluxV2Writer(config)
+}

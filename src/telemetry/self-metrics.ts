@@ -1,0 +1,53 @@
+/** The bridge's own metrics on `GET /metrics` (README "The bridge's own metrics"), in one registry per process. */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+export interface SelfMetrics {
+  registry: Registry
+  fetchDuration: Histogram<'sensor' | 'endpoint'>
+  fetchErrors: Counter<'sensor' | 'reason'>
+  sensorUp: Gauge<'sensor'>
+  upstreamRequests: Counter<'sensor'>
+  coalesced: Counter
+  configReloadOk: Gauge
+  configReloadTime: Gauge
+  pushPoints: Counter<'sensor'>
+  pushErrors: Counter<'sensor' | 'reason'>
+  pushLag: Gauge<'sensor'>
+  pushLastSuccess: Gauge<'sensor'>
+  pushSkippedTicks: Counter
+}
+
+/** Creates the registry; `processMetrics` adds prom-client's default process metrics. */
+export function createSelfMetrics (processMetrics = true): SelfMetrics {
+  const registry = new Registry()
+  if (processMetrics) {
+    collectDefaultMetrics({ register: registry, prefix: 'egauge_bridge_' })
+    // These three are gauges named like counters, which promtool rejects; the same counts stay
+    // available per type in egauge_bridge_nodejs_active_{handles,requests,resources}.
+    for (const name of ['active_handles_total', 'active_requests_total', 'active_resources_total']) {
+      registry.removeSingleMetric(`egauge_bridge_nodejs_${name}`)
+    }
+  }
+  const registers = [registry]
+  return {
+    registry,
+    fetchDuration: new Histogram({
+      name: 'egauge_bridge_fetch_duration_seconds',
+      help: 'Time to fetch a meter answer, by endpoint (inst or show).',
+      labelNames: ['sensor', 'endpoint'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers
+    }),
+    fetchErrors: new Counter({ name: 'egauge_bridge_fetch_errors_total', help: 'Failed meter fetches, by reason (error code).', labelNames: ['sensor', 'reason'], registers }),
+    sensorUp: new Gauge({ name: 'egauge_bridge_sensor_up', help: '1 if the last fetch from the meter succeeded, else 0.', labelNames: ['sensor'], registers }),
+    upstreamRequests: new Counter({ name: 'egauge_bridge_upstream_requests_total', help: 'HTTP requests sent to the meter (auth round trips included).', labelNames: ['sensor'], registers }),
+    coalesced: new Counter({ name: 'egauge_bridge_coalesced_requests_total', help: 'Requests answered from a shared in-flight fetch or the cache instead of a new meter request.', registers }),
+    configReloadOk: new Gauge({ name: 'egauge_bridge_config_last_reload_successful', help: '1 if the last configuration load or reload succeeded, else 0.', registers }),
+    configReloadTime: new Gauge({ name: 'egauge_bridge_config_last_reload_success_timestamp_seconds', help: 'Time of the last successful configuration load.', registers }),
+    pushPoints: new Counter({ name: 'egauge_bridge_push_points_total', help: 'Points acknowledged by the database.', labelNames: ['sensor'], registers }),
+    pushErrors: new Counter({ name: 'egauge_bridge_push_errors_total', help: 'Push failures, by reason.', labelNames: ['sensor', 'reason'], registers }),
+    pushLag: new Gauge({ name: 'egauge_bridge_push_lag_seconds', help: 'Seconds between now and the newest point the database acknowledged.', labelNames: ['sensor'], registers }),
+    pushLastSuccess: new Gauge({ name: 'egauge_bridge_push_last_success_timestamp_seconds', help: 'When the last push cycle for the sensor succeeded.', labelNames: ['sensor'], registers }),
+    pushSkippedTicks: new Counter({ name: 'egauge_bridge_push_skipped_ticks_total', help: 'Push ticks skipped because the previous cycle was still running.', registers })
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Each sensor's last known state, written by the pull path and the push loop and read by
+ * `/api/sensors` and the status page. State only: whoever records an event also logs and counts it.
+ */
+import { redactUrl } from '../util/redact.js'
+
+export interface ErrorStatus {
+  code: string
+  message: string
+  /** Epoch milliseconds. */
+  at: number
+}
+
+export interface PushStatus {
+  /** Newest time (unix s) the database acknowledged. */
+  checkpoint: number | undefined
+  lagSeconds: number | undefined
+  lastSuccess: number | undefined
+  lastError: ErrorStatus | undefined
+}
+
+export interface SensorStatus {
+  name: string
+  url: string
+  state: 'up' | 'down' | 'unknown'
+  lastFetch: number | undefined
+  lastLatencyMs: number | undefined
+  lastError: ErrorStatus | undefined
+  push: PushStatus | undefined
+}
+
+export class StatusBook {
+  private readonly sensors = new Map<string, SensorStatus>()
+  private readonly now: () => number
+
+  constructor (sensors: ReadonlyArray<{ name: string, url: string }>, now: () => number = Date.now) {
+    this.now = now
+    for (const s of sensors) {
+      this.sensors.set(s.name, { name: s.name, url: redactUrl(s.url), state: 'unknown', lastFetch: undefined, lastLatencyMs: undefined, lastError: undefined, push: undefined })
+    }
+  }
+
+  statuses (): SensorStatus[] {
+    return [...this.sensors.values()]
+  }
+
+  status (name: string): SensorStatus | undefined {
+    return this.sensors.get(name)
+  }
+
+  fetchSucceeded (name: string, latencyMs: number): void {
+    const s = this.sensors.get(name)
+    if (s === undefined) return
+    s.state = 'up'
+    s.lastFetch = this.now()
+    s.lastLatencyMs = Math.round(latencyMs)
+  }
+
+  fetchFailed (name: string, code: string, message: string): void {
+    const s = this.sensors.get(name)
+    if (s === undefined) return
+    s.state = 'down'
+    s.lastFetch = this.now()
+    s.lastError = { code, message, at: this.now() }
+  }
+
+  /** Records push progress. */
+  setPush (name: string, push: PushStatus): void {
+    const s = this.sensors.get(name)
+    if (s !== undefined) s.push = push
+  }
+}

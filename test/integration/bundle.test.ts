@@ -1,0 +1,225 @@
+/**
+ * The ingestion bundle (telegraf/, grafana/, docker-compose.yml, Dockerfile), checked against what
+ * it drives, since Telegraf, Grafana and Docker cannot run here: every URL is a route the bridge
+ * serves and its body is accepted by a real InfluxDB; every dashboard query, with Grafana's macros
+ * expanded as Grafana expands them, returns data from a real InfluxDB and a real Prometheus fed by
+ * the bridge from simulated meters; the compose file agrees with the CLI and the config.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parse as parseToml } from 'smol-toml'
+import t from 'tap'
+import { parse as parseYaml } from 'yaml'
+import { loadConfigText } from '../../src/config/load.js'
+import { CheckpointStore } from '../../src/push/checkpoints.js'
+import { PushLoop } from '../../src/push/loop.js'
+import { createWriter } from '../../src/sinks/writer.js'
+import { Simulator } from '../../src/simulator/server.js'
+import { testBridge } from '../helpers/bridge.js'
+import { startInflux } from '../helpers/influxdb.js'
+import { startPrometheus } from '../helpers/prometheus.js'
+
+const root = new URL('../../', import.meta.url).pathname
+mkdirSync(join(root, '.tap'), { recursive: true })
+const read = (path: string): string => readFileSync(join(root, path), 'utf8')
+
+interface Compose {
+  services: Record<string, { image?: string, build?: string, command?: string[], ports?: string[], volumes?: string[], configs?: Array<{ source: string, target: string }>, environment?: Record<string, string>, healthcheck?: { test: string[] } }>
+  configs: Record<string, { content: string }>
+  volumes: Record<string, unknown>
+}
+const compose = parseYaml(read('docker-compose.yml')) as Compose
+const composeBridge = loadConfigText(compose.configs['egauge-bridge-config']!.content, {}).config
+
+// The compose file's two meters, as simulators on this machine, behind the compose bridge config.
+const sims: Record<string, Simulator> = { house: new Simulator({ seed: 1 }), garage: new Simulator({ seed: 2 }) }
+const simUrls: Record<string, string> = {}
+for (const [name, sim] of Object.entries(sims)) simUrls[name] = await sim.listen()
+const influx = await startInflux()
+const bridge = testBridge({
+  sensors: composeBridge.sensors.map((s) => ({ name: s.name, url: simUrls[s.name], tags: s.tags })),
+  influx: { url: influx.url, database: composeBridge.influx.database },
+  push: { state_file: join(root, '.tap', 'bundle-state.json') }
+}, { push: true })
+const address = await bridge.app.listen({ host: '127.0.0.1', port: 0 })
+t.teardown(async () => {
+  await bridge.close()
+  await influx.stop()
+  for (const sim of Object.values(sims)) await sim.close()
+})
+
+// Data the dashboards read: one push cycle (5 minutes at 1 s), with a meter error on the way so
+// the error panels have series.
+const writer = createWriter(bridge.config.influx)
+t.teardown(() => writer.close())
+const loop = new PushLoop({ live: () => bridge.live, writer, store: CheckpointStore.open(join(root, '.tap', 'bundle-state.json'), () => {}), metrics: bridge.metrics, log: { info: () => {}, warn: () => {}, error: () => {} } })
+sims.garage!.fault = { status: 500 }
+await bridge.app.inject({ method: 'GET', url: '/metrics/garage' })
+await loop.runCycle()
+sims.garage!.fault = undefined
+await loop.runCycle()
+
+t.test('telegraf configs: TOML, routes the bridge serves, bodies InfluxDB accepts as Telegraf sends them', async (t) => {
+  for (const file of ['telegraf/telegraf.conf', 'telegraf/telegraf-history.conf']) {
+    const conf = parseToml(read(file)) as { inputs: { http: Array<{ urls: string[], data_format: string, tagexclude: string[], timeout: string }>, prometheus?: Array<{ urls: string[] }> }, outputs: { influxdb: Array<{ urls: string[], database: string }> } }
+    const http = conf.inputs.http[0]!
+    t.equal(http.data_format, 'influx', `${file}: data_format`)
+    t.same(http.tagexclude, ['url'], `${file}: the url tag is dropped`)
+    t.ok(/^\d+s$/.test(http.timeout), `${file}: a timeout`)
+    t.equal(conf.outputs.influxdb[0]!.database, composeBridge.influx.database, `${file}: the database the bridge and Grafana use`)
+    t.same(conf.outputs.influxdb[0]!.urls, ['http://influxdb:8086'])
+    await influx.query('CREATE DATABASE telegraf_check')
+    for (const url of http.urls) {
+      const u = new URL(url)
+      t.equal(u.host, 'egauge-bridge:9430', `${url}: the compose service and port`)
+      const r = await bridge.app.inject({ method: 'GET', url: u.pathname + u.search })
+      t.equal(r.statusCode, 200, `${url} is served`)
+      // Telegraf parses the body and writes it with its default nanosecond precision.
+      const w = await influx.write('telegraf_check', r.body, 'ns')
+      t.equal(w.status, 204, `${url}: InfluxDB accepts the body ${w.body}`)
+    }
+    for (const url of conf.inputs.prometheus?.[0]?.urls ?? []) {
+      t.equal((await bridge.app.inject({ method: 'GET', url: new URL(url).pathname })).statusCode, 200, `${url} is served`)
+    }
+  }
+})
+
+/** The bridge's /metrics as Telegraf's inputs.prometheus (metric_version 2) stores it. */
+function telegrafPrometheus (exposition: string, time: number): string {
+  let out = ''
+  for (const line of exposition.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line)
+    if (m === null || !Number.isFinite(Number(m[3]))) continue
+    const tags = [...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map(([, k, v]) => `,${k}=${v!.replace(/[ ,=]/g, '\\$&')}`).sort().join('')
+    out += `prometheus${tags} ${m[1]}=${Number(m[3])} ${time}\n`
+  }
+  return out
+}
+
+/** Grafana's expansion of template variables and macros in an InfluxQL query. */
+function expandInfluxQL (query: string, vars: Record<string, string[]>): string {
+  return query
+    .replace(/\$timeFilter/g, 'time >= now() - 1h AND time <= now() + 1m')
+    .replace(/\$__interval/g, '10s')
+    .replace(/\$(\w+)/g, (all, name: string) => {
+      const values = vars[name]
+      // Inside a regex, a multi-value variable becomes an alternation of escaped values.
+      return values === undefined ? all : `(${values.map((v) => v.replace(/[\\^$.|?*+()[\]{}/]/g, '\\$&')).join('|')})`
+    })
+}
+
+t.test('the InfluxDB dashboard: every query returns series from data the bridge pushed', async (t) => {
+  const dash = JSON.parse(read('grafana/dashboards/egauge-influxdb.json')) as { uid: string, panels: Array<{ title: string, fieldConfig: { defaults: { unit?: string } }, targets: Array<{ query: string, rawQuery: boolean }> }>, templating: { list: Array<{ name: string, query: string | { query: string } }> } }
+  const now = Math.floor(Date.now() / 1000)
+  for (const at of [now - 60, now]) {
+    const w = await influx.write(composeBridge.influx.database, telegrafPrometheus(await bridge.metrics.registry.metrics(), at), 's')
+    t.equal(w.status, 204, w.body)
+  }
+  const db = composeBridge.influx.database
+  const vars: Record<string, string[]> = {}
+  for (const v of dash.templating.list.filter((x) => x.name !== 'datasource')) {
+    const [res] = await influx.query(expandInfluxQL(v.query as string, vars), db)
+    const values = (res?.series?.[0]?.values ?? []).map((row) => String(row[1]))
+    t.ok(values.length > 0, `variable ${v.name}: ${values.join(', ')}`)
+    vars[v.name] = values
+  }
+  t.same(vars.sensor, ['garage', 'house'])
+  t.ok(vars.register!.includes('Grid') && !vars.register!.includes('L1 Voltage'), 'the register variable lists power registers')
+  t.ok(dash.panels.length >= 9)
+  for (const panel of dash.panels) {
+    t.ok(panel.fieldConfig.defaults.unit, `${panel.title}: unit set`)
+    for (const target of panel.targets) {
+      t.equal(target.rawQuery, true)
+      const q = expandInfluxQL(target.query, vars)
+      const [res] = await influx.query(q, db)
+      t.notOk(res?.error, `${panel.title}: ${res?.error ?? 'runs'}`)
+      t.ok((res?.series?.length ?? 0) > 0, `${panel.title}: returns series for ${q}`)
+    }
+  }
+  const [power] = await influx.query(expandInfluxQL(dash.panels[0]!.targets[0]!.query, vars), db)
+  t.ok(power!.series!.length >= 2 * vars.register!.length, 'power: a series per sensor and register')
+})
+
+t.test('the Prometheus dashboard: every query returns data from a real Prometheus scraping the bridge', async (t) => {
+  const dash = JSON.parse(read('grafana/dashboards/egauge-prometheus.json')) as { panels: Array<{ title: string, fieldConfig: { defaults: { unit?: string } }, targets: Array<{ expr: string }> }>, templating: { list: Array<{ name: string, definition?: string }> } }
+  const hostPort = address.replace('http://', '')
+  const promConfig = parseYaml(compose.configs['prometheus-config']!.content) as { scrape_configs: unknown[] }
+  const scrape = JSON.stringify(promConfig.scrape_configs).replaceAll('egauge-bridge:9430', hostPort)
+  const prom = await startPrometheus((parseYaml(scrape) as unknown[]).map((job) => '  - ' + JSON.stringify(job)).join('\n') + '\n')
+  t.teardown(() => prom.stop())
+  await prom.waitFor('count(egauge_power_watts) >= 28') // 14 power registers (totals included) per meter
+  await prom.waitFor('count_over_time(egauge_bridge_sensor_up[1m]) >= 3')
+  const values = async (metric: string, label: string): Promise<string[]> => [...new Set((await prom.query(metric)).map((s) => s.metric[label]!))].sort()
+  const sensors = await values('egauge_sensor_info', 'sensor')
+  const vars: Record<string, string[]> = { sensor: sensors, register: await values(`egauge_power_watts{sensor=~"${sensors.join('|')}"}`, 'register') }
+  t.same(vars.sensor, ['garage', 'house'])
+  for (const panel of dash.panels) {
+    t.ok(panel.fieldConfig.defaults.unit, `${panel.title}: unit set`)
+    for (const target of panel.targets) {
+      const expr = target.expr
+        .replace(/\$__rate_interval/g, '1m')
+        .replace(/\$(\w+)/g, (all, name: string) => vars[name] === undefined ? all : `(${vars[name]!.map((v) => v.replace(/[\\^$.|?*+()[\]{}]/g, '\\\\$&')).join('|')})`)
+      const result = await prom.waitFor(expr, 10_000).catch(() => [])
+      t.ok(result.length > 0, `${panel.title}: returns data for ${expr}`)
+    }
+  }
+})
+
+t.test('docker-compose.yml agrees with the bridge CLI, its config and the files it mounts', async (t) => {
+  const s = compose.services
+  for (const name of ['meter-house', 'meter-garage', 'influxdb', 'egauge-bridge', 'telegraf', 'prometheus', 'grafana']) t.ok(s[name], `service ${name}`)
+  for (const [name, service] of Object.entries(s)) {
+    t.ok(service.image !== undefined && /:[\w.-]+$/.test(service.image), `${name}: image pinned (${service.image})`)
+    t.notMatch(service.image!, /:latest$/)
+    for (const volume of service.volumes ?? []) {
+      const [source] = volume.split(':')
+      if (source!.startsWith('./')) t.ok(existsSync(join(root, source!)), `${name} mounts ${source}, which exists`)
+      else t.ok(source! in compose.volumes, `${name}: named volume ${source}`)
+    }
+    for (const c of service.configs ?? []) t.ok(compose.configs[c.source], `${name}: config ${c.source}`)
+  }
+  t.equal(s.grafana!.environment!.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH, '/var/lib/grafana/dashboards/egauge-influxdb.json')
+  t.ok(existsSync(join(root, 'grafana/dashboards/egauge-influxdb.json')))
+
+  // The bridge service: a command the CLI accepts, a listen port the port mapping publishes.
+  const { main } = await import('../../src/cli.js')
+  const command = s['egauge-bridge']!.command!
+  t.same(command.slice(0, 2), ['--push', '--config'])
+  t.equal(command[2], s['egauge-bridge']!.configs![0]!.target, 'the config file is the mounted config')
+  const configFile = join(root, '.tap', 'compose-bridge.yml')
+  writeFileSync(configFile, compose.configs['egauge-bridge-config']!.content)
+  t.equal(await main(['check-config', '--config', configFile], () => {}, () => {}), 0, 'check-config accepts the compose config')
+  t.equal(`${composeBridge.server.port}:${composeBridge.server.port}`, s['egauge-bridge']!.ports![0])
+  t.equal(composeBridge.push.stateFile.startsWith('/var/lib/egauge-bridge/'), true, 'the state file is on the bridge-state volume')
+  t.ok(s['egauge-bridge']!.volumes!.includes('bridge-state:/var/lib/egauge-bridge'))
+
+  // Each sensor points at a meter service, on the port its `simulate` command listens on.
+  for (const sensor of composeBridge.sensors) {
+    const url = new URL(sensor.url)
+    const meter = s[url.hostname]!
+    t.ok(meter, `${sensor.name}: service ${url.hostname}`)
+    t.equal(meter.command![0], 'simulate')
+    t.equal(meter.command![meter.command!.indexOf('--listen') + 1], `0.0.0.0:${url.port}`, `${sensor.name}: port ${url.port}`)
+  }
+  t.equal(new URL(composeBridge.influx.url).host, 'influxdb:8086')
+  t.ok(s.influxdb!.ports!.includes('8086:8086'))
+
+  // Grafana's data sources point at the compose services and the bridge's database.
+  const ds = parseYaml(read('grafana/provisioning/datasources/egauge.yml')) as { datasources: Array<{ uid: string, url: string, jsonData: { dbName?: string } }> }
+  t.same(ds.datasources.map((d) => d.url), ['http://influxdb:8086', 'http://prometheus:9090'])
+  t.equal(ds.datasources[0]!.jsonData.dbName, composeBridge.influx.database)
+  const provider = parseYaml(read('grafana/provisioning/dashboards/egauge.yml')) as { providers: Array<{ options: { path: string } }> }
+  t.ok(s.grafana!.volumes!.includes(`./grafana/dashboards:${provider.providers[0]!.options.path}:ro`), 'dashboards mounted where the provider looks')
+  // Telegraf's URLs name sensors that exist.
+  for (const url of (parseToml(read('telegraf/telegraf.conf')) as { inputs: { http: Array<{ urls: string[] }> } }).inputs.http[0]!.urls) {
+    t.ok(composeBridge.sensors.some((x) => new URL(url).pathname === `/metrics/${x.name}`), `${url}: a configured sensor`)
+  }
+
+  // The Dockerfile: non-root, the CLI as entry point, the default port, a health check on /healthz.
+  const dockerfile = read('Dockerfile')
+  t.match(dockerfile, /^USER node$/m)
+  t.match(dockerfile, /^ENTRYPOINT \["node", "\/app\/dist\/cli\.js"\]$/m)
+  t.match(dockerfile, /^EXPOSE 9430$/m)
+  t.match(dockerfile, /127\.0\.0\.1:9430\/healthz/)
+  t.equal((await bridge.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200)
+})

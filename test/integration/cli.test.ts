@@ -1,0 +1,196 @@
+import { spawn } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { main } from '../../src/cli.js'
+import { Simulator } from '../../src/simulator/server.js'
+import { promtoolCheck } from '../helpers/promtool.js'
+
+async function run (argv: string[]): Promise<{ code: number, out: string, err: string }> {
+  let out = ''
+  let err = ''
+  const code = await main(argv, (s) => { out += s }, (s) => { err += s })
+  return { code, out, err }
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'cli-'))
+const configDir = new URL('../config/', import.meta.url).pathname
+
+t.test('once demo: line protocol of the 24 demo registers plus totals', async (t) => {
+  const r = await run(['once', 'demo'])
+  t.equal(r.code, 0, r.err)
+  const lines = r.out.trim().split('\n')
+  t.equal(lines.length, 26)
+  t.match(lines[0], /^egauge,quantity=power,register=Grid,sensor=demo,site=demo,unit=W value=-?[\d.]+,total=-?[\d.e+]+ \d{19}$/)
+  t.match(r.out, /register=Total\\ Usage,sensor=demo,site=demo,unit=W,virtual=true /)
+})
+
+t.test('once demo --format prometheus passes promtool; openmetrics ends in # EOF', async (t) => {
+  const prom = await run(['once', 'demo', '--format', 'prometheus'])
+  t.equal(prom.code, 0)
+  t.match(prom.out, /^# HELP egauge_sensor_info/)
+  t.match(prom.out, /egauge_voltage_volts\{sensor="demo",register="L1 Voltage"\} 1\d\d(\.\d+)?\n/)
+  t.equal(promtoolCheck(prom.out).status, 0, promtoolCheck(prom.out).stderr)
+  const om = await run(['once', 'demo', '--format', 'openmetrics', '--window', '5m'])
+  t.equal(om.code, 0)
+  t.match(om.out, /# EOF\n$/)
+})
+
+t.test('once with a window: one point per step', async (t) => {
+  const r = await run(['once', 'demo', '--window', '1m', '--step', '1s', '--precision', 's'])
+  t.equal(r.code, 0, r.err)
+  const grid = r.out.split('\n').filter((l) => l.includes('register=Grid,'))
+  t.equal(grid.length, 60)
+  t.match(grid[0], / \d{10}$/, 'seconds precision')
+})
+
+t.test('usage and configuration errors exit 2 with one line', async (t) => {
+  const cases: Array<[string[], RegExp]> = [
+    [['once'], /once needs a sensor name/],
+    [['once', 'demo', 'extra'], /unexpected argument "extra"/],
+    [['once', 'x', '--config', join(configDir, 'empty.yml')], /unknown sensor "x" \(configured: none\)/],
+    [['once', 'nope'], /unknown sensor "nope" \(configured: demo\)/],
+    [['once', 'demo', '--format', 'xml'], /format must be influx, prometheus or openmetrics/],
+    [['once', 'demo', '--window', '5 minutes'], /window must be a duration/],
+    [['once', 'demo', '--bogus'], /Unknown option '--bogus'/],
+    [['frobnicate'], /unknown command "frobnicate"/],
+    [['check-config', '--config', join(configDir, 'invalid', 'bad-url.yml')], /sensors\[0\]\.url: "not a url" is not a URL/],
+    [['migrate-config'], /migrate-config needs the legacy config file/],
+    [['migrate-config', '/nonexistent'], /cannot read \/nonexistent: ENOENT/],
+    [['simulate', '--auth', 'nocolon'], /--auth must be user:pass/],
+    [['simulate', '--seed', 'x'], /--seed must be a whole number/],
+    [['serve', '--log-level', 'loud'], /--log-level must be one of fatal, error, warn, info, debug, trace, silent/]
+  ]
+  for (const [argv, message] of cases) {
+    const r = await run(argv)
+    t.equal(r.code, 2, argv.join(' '))
+    t.match(r.err.split('\n')[0], message)
+  }
+})
+
+t.test('a meter failure exits 1 with the sensor and the cause', async (t) => {
+  const sim = new Simulator()
+  const url = await sim.listen()
+  t.teardown(() => sim.close())
+  const file = join(tmp, 'one.yml')
+  writeFileSync(file, `sensors:\n  - name: m1\n    url: ${url}\n    timeout: 300ms\n`)
+  sim.fault = { hang: true }
+  const hang = await run(['once', 'm1', '--config', file])
+  t.equal(hang.code, 1)
+  t.equal(hang.err, 'egauge-bridge: sensor m1: meter did not answer within 0.3s [EGAUGE_TIMEOUT]\n')
+  sim.fault = { body: '<html>proxy error</html>' }
+  const garbage = await run(['once', 'm1', '--config', file])
+  t.equal(garbage.code, 1)
+  t.match(garbage.err, /sensor m1: unreadable meter answer: expected <data> as the document root, got <html> \[EGAUGE_PARSE\]/)
+})
+
+t.test('an unexpected runtime failure exits 1', async (t) => {
+  const sim = new Simulator()
+  const url = await sim.listen()
+  t.teardown(() => sim.close())
+  const r = await run(['simulate', '--listen', url.replace('http://', '')])
+  t.equal(r.code, 1)
+  t.match(r.err, /^egauge-bridge: listen EADDRINUSE/)
+})
+
+t.test('backfill: usage errors, a run to a real InfluxDB, plain progress lines off a terminal', async (t) => {
+  const usage: Array<[string[], RegExp]> = [
+    [['backfill'], /backfill needs at least one sensor name/],
+    [['backfill', 'm1'], /--from is required/],
+    [['backfill', 'm1', '--from', 'yesterday'], /--from "yesterday" is not an ISO 8601 time/],
+    [['backfill', 'm1', '--from', '2023-11-14T00:00:00Z', '--to', '2023-11-13T00:00:00Z'], /--from must be before --to/],
+    [['backfill', 'm1', '--from', '2023-11-14T00:00:00Z', '--to', '2023-11-14T01:00:00Z', '--config', join(configDir, 'empty.yml')], /unknown sensor "m1"/],
+    [['serve', '--shard', '3/2'], /--shard must be i\/n/]
+  ]
+  for (const [argv, message] of usage) {
+    const r = await run(argv)
+    t.equal(r.code, 2, argv.join(' '))
+    t.match(r.err, message)
+  }
+  const { startInflux } = await import('../helpers/influxdb.js')
+  const influx = await startInflux()
+  t.teardown(() => influx.stop())
+  const sim = new Simulator() // the wall clock, like the CLI's
+  const url = await sim.listen()
+  const to = Math.floor(Date.now() / 86_400_000) * 86_400 - 86_400
+  const iso = (s: number): string => new Date(s * 1000).toISOString()
+  t.teardown(() => sim.close())
+  const file = join(tmp, 'backfill.yml')
+  writeFileSync(file, `sensors:\n  - name: m1\n    url: ${url}\n    registers: [Grid]\ninflux:\n  url: ${influx.url}\n  database: cli\npush:\n  state_file: ${join(tmp, 'bf.json')}\n`)
+  const r = await run(['backfill', 'm1', '--from', iso(to - 86_400), '--to', iso(to), '--step', '1m', '--config', file])
+  t.equal(r.code, 0, r.err)
+  t.match(r.err, /^m1 \[-+\] {3}0% 0 points\n/)
+  t.match(r.err, /m1 \[#{30}\] 100% 1440 points\n$/)
+  const [res] = await influx.query('SELECT count("value") FROM egauge', 'cli')
+  t.equal(res!.series![0]!.values[0]![1], 1440, 'a day of minutes')
+  t.equal((await run(['backfill', 'm1', '--from', '2023-11-14T00:00:00Z', '--step', '5s', '--config', file])).code, 2, 'a bad step')
+  t.match((await run(['backfill', 'm1', '--from', '2023-11-14T00:00:00Z'])).err, /backfill needs a config file with the database/)
+  sim.fault = { status: 503 }
+  const failed = await run(['backfill', 'm1', '--from', iso(to - 3600), '--to', iso(to), '--step', '1m', '--config', file])
+  sim.fault = undefined
+  t.equal(failed.code, 1, 'a backfill that could not finish exits 1')
+  t.match(failed.err, /"code":"EGAUGE_HTTP_STATUS".*meter answered HTTP 503/)
+  t.equal((await run(['backfill', 'm1', '--from', '2023-11-14T00:00:00Z', '--config', join(tmp, 'missing.yml')])).code, 2)
+})
+
+t.test('the built binary: Ctrl-C stops a backfill after a chunk; the same command resumes it', async (t) => {
+  const { startInflux } = await import('../helpers/influxdb.js')
+  const influx = await startInflux()
+  t.teardown(() => influx.stop())
+  const sim = new Simulator()
+  const url = await sim.listen()
+  t.teardown(() => sim.close())
+  const file = join(tmp, 'sigint.yml')
+  writeFileSync(file, `sensors:\n  - name: m1\n    url: ${url}\n    registers: [Grid]\ninflux:\n  url: ${influx.url}\n  database: sigint\npush:\n  state_file: ${join(tmp, 'sigint.json')}\n`)
+  const to = Math.floor(Date.now() / 86_400_000) * 86_400 - 86_400
+  const argv = ['backfill', 'm1', '--from', new Date((to - 20 * 86_400) * 1000).toISOString(), '--to', new Date(to * 1000).toISOString(), '--step', '1m', '--config', file]
+  sim.fault = { latencyMs: 150 } // slow enough to interrupt between chunks
+  const bin = new URL('../../dist/cli.js', import.meta.url).pathname
+  const child = spawn(process.execPath, [bin, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  while (!/\d+ points/.test(stderr.split('\n').slice(1).join('\n'))) await new Promise((resolve) => setTimeout(resolve, 20))
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+  child.kill('SIGINT')
+  t.equal(await exited, 1)
+  t.match(stderr, /backfill interrupted: run the same command again to resume/)
+  sim.fault = undefined
+  const resumed = await run(argv)
+  t.equal(resumed.code, 0)
+  t.match(resumed.err, /resuming an interrupted backfill/)
+  const [res] = await influx.query('SELECT count("value") FROM egauge', 'sigint')
+  t.equal(res!.series![0]!.values[0]![1], 20 * 1440, 'every minute of 20 days, once')
+})
+
+t.test('check-config and migrate-config', async (t) => {
+  const ok = await run(['check-config', '--config', join(configDir, 'peper-2019.yml')])
+  t.equal(ok.code, 0)
+  t.equal(ok.out, `${join(configDir, 'peper-2019.yml')}: ok (legacy Peper format, 2 sensors)\n`)
+  const migrated = await run(['migrate-config', join(configDir, 'peper-2019.yml')])
+  t.equal(migrated.code, 0)
+  t.match(migrated.out, /schema: peper/)
+  const file = join(tmp, 'migrated.yml')
+  writeFileSync(file, migrated.out)
+  t.equal((await run(['check-config', '--config', file])).out, `${file}: ok (2 sensors)\n`)
+  t.equal((await run(['check-config'])).code, 2, 'no config file to check')
+  const warn = join(tmp, 'warn.yml')
+  writeFileSync(warn, 'sensors:\n  m1: {}\ndatabase:\n  database: { name: p, ip: h }\nforever: 1\n')
+  t.equal((await run(['check-config', '--config', warn])).out, `warning: forever: unknown key in a legacy config, ignored\n${warn}: ok (legacy Peper format, 1 sensor)\n`)
+  t.match((await run(['help'])).out, /^usage: egauge-bridge/)
+})
+
+t.test('the built binary: simulate serves a meter, once reads it, SIGTERM stops it', async (t) => {
+  const bin = new URL('../../dist/cli.js', import.meta.url).pathname
+  const sim = spawn(process.execPath, [bin, 'simulate', '--listen', '127.0.0.1:0', '--seed', '4', '--auth', 'owner:pw'], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const line = await new Promise<string>((resolve) => sim.stderr.once('data', (d: Buffer) => resolve(d.toString())))
+  const url = (JSON.parse(line) as { url: string }).url
+  const file = join(tmp, 'sim.yml')
+  writeFileSync(file, `sensors:\n  - name: s\n    url: ${url}\n    username: owner\n    password: pw\n`)
+  const r = await run(['once', 's', '--config', file, '--format', 'prometheus'])
+  t.equal(r.code, 0, r.err)
+  t.match(r.out, /egauge_power_watts\{sensor="s",register="Grid"\}/)
+  const exit = new Promise<number | null>((resolve) => sim.once('exit', resolve))
+  sim.kill('SIGTERM')
+  t.equal(await exit, 0)
+})

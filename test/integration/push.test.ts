@@ -1,0 +1,288 @@
+/**
+ * Push mode against real databases, with simulated meters on one injected clock: hours of meter
+ * time run in seconds. Every scenario ends with the same check: every second (or, where the meter
+ * only still holds minutes, every minute) of every register is in the database once, with the
+ * value the simulator's integrals give.
+ */
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t, { type Test } from 'tap'
+import { loadConfigText } from '../../src/config/load.js'
+import { registerType } from '../../src/egauge/registers.js'
+import { backfillKey, runBackfill } from '../../src/push/backfill.js'
+import { CheckpointStore } from '../../src/push/checkpoints.js'
+import { PushLoop } from '../../src/push/loop.js'
+import { createWriter } from '../../src/sinks/writer.js'
+import { raw } from '../../src/simulator/data.js'
+import { Simulator } from '../../src/simulator/server.js'
+import { testBridge, type TestBridge } from '../helpers/bridge.js'
+import { startInflux, type InfluxServer } from '../helpers/influxdb.js'
+import { startVictoria } from '../helpers/victoria.js'
+
+const T0 = 1_700_000_100 // a 5-minute boundary
+let nowMs = T0 * 1000
+const clock = (): number => nowMs
+const sims = { m1: new Simulator({ seed: 11, clock }), m2: new Simulator({ seed: 12, clock }) }
+const urls = { m1: await sims.m1.listen(), m2: await sims.m2.listen() }
+const AUTH = { username: 'admin', password: 'influx-secret' }
+const influx = await startInflux({ auth: AUTH })
+t.teardown(async () => {
+  await influx.stop()
+  await sims.m1.close()
+  await sims.m2.close()
+})
+const stateDir = mkdtempSync(join(tmpdir(), 'push-'))
+
+interface Harness { bridge: TestBridge, loop: PushLoop, store: CheckpointStore, sleeps: number[], logs: string[], close: () => Promise<void> }
+
+function harness (raw: Record<string, unknown>, name: string): Harness {
+  const bridge = testBridge({
+    sensors: [{ name: 'm1', url: urls.m1, timeout: '500ms' }, { name: 'm2', url: urls.m2, timeout: '500ms' }],
+    push: { interval: '5m', step: '1s', state_file: join(stateDir, `${name}.json`) },
+    ...raw
+  }, { push: true })
+  const logs: string[] = []
+  const log = { info: () => {}, warn: (_o: object, m: string) => { logs.push(m) }, error: (o: object, m: string) => { logs.push(`${JSON.stringify(o)} ${m}`) } }
+  const store = CheckpointStore.open(bridge.config.push.stateFile, (m) => logs.push(m))
+  const writer = createWriter(bridge.config.influx)
+  const sleeps: number[] = []
+  const loop = new PushLoop({ live: () => bridge.live, writer, store, metrics: bridge.metrics, log, now: clock, sleep: async (ms) => { sleeps.push(ms) }, retries: 2 })
+  return { bridge, loop, store, sleeps, logs, close: async () => { await writer.close(); await bridge.close() } }
+}
+
+const influxConfig = (db: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  influx: { url: influx.url, database: db, username: AUTH.username, password: AUTH.password, batch_size: 2000, ...extra }
+})
+
+/** The exact average the meter's registers give over (t - step, t]. */
+function expected (sim: Simulator, register: string, time: number, step: number): number {
+  const reg = sim.model.registers.find((r) => r.name === register)!
+  return Number(raw(sim.model, reg, time) - raw(sim.model, reg, time - step)) / (registerType(reg.type).perUnit * step)
+}
+
+/** Asserts the database holds exactly the points at `times` for every register of a sensor. */
+async function holdsExactly (t: Test, db: Influx, sensor: 'm1' | 'm2', times: number[], what: string): Promise<void> {
+  const sim = sims[sensor]
+  const from = times[0]! - 1
+  const to = times[times.length - 1]!
+  for (const reg of sim.model.registers) {
+    const [res] = await db.server.query(`SELECT "value" FROM egauge WHERE sensor = '${sensor}' AND register = '${reg.name.replace(/'/g, "\\'")}' AND time > ${from}s AND time <= ${to}s`, db.name)
+    const rows = (res?.series?.[0]?.values ?? []) as Array<[number, number]>
+    const got = rows.map((r) => r[0])
+    if (got.length !== times.length || got.some((x, i) => x !== times[i])) {
+      t.fail(`${sensor} ${reg.name}: ${what}: expected ${times.length} points, got ${got.length}`)
+      return
+    }
+    // The first point's interval has the same length as the next one's.
+    const wrong = rows.find(([time, value], i) => value !== expected(sim, reg.name, time, i === 0 ? times[1]! - times[0]! : time - times[i - 1]!))
+    if (wrong !== undefined) {
+      t.fail(`${sensor} ${reg.name} at ${wrong[0]}: ${wrong[1]}`)
+      return
+    }
+  }
+  t.pass(`${sensor}: ${what}: all 24 registers, ${times.length} points each, exact values`)
+}
+
+interface Influx { server: InfluxServer, name: string }
+const range = (from: number, to: number, step = 1): number[] => Array.from({ length: (to - from) / step }, (_, i) => from + step * (i + 1))
+const cycles = async (h: Harness, n: number): Promise<void> => {
+  for (let i = 0; i < n; i++) {
+    nowMs += 300_000
+    await h.loop.runCycle()
+  }
+}
+
+t.test('N cycles, then the database down for 20 minutes, then the meter down for 30: no gap, no duplicate', async (t) => {
+  nowMs = T0 * 1000
+  const h = harness(influxConfig('push'), 'main')
+  t.teardown(() => h.close())
+  const db = { server: influx, name: 'push' }
+  await h.loop.runCycle()
+  await cycles(h, 3)
+  const start = T0 - 300
+  let now = nowMs / 1000
+  await holdsExactly(t, db, 'm1', range(start, now), 'four cycles')
+  t.equal(h.store.get('m1'), now)
+
+  await influx.pause()
+  await cycles(h, 4)
+  t.equal(h.store.get('m1'), now, 'checkpoint kept while the database is down')
+  t.match(h.logs.join('\n'), /INFLUX_UNREACHABLE/)
+  t.same(h.sleeps.slice(0, 4).sort(), [1000, 1000, 2000, 2000], 'retries back off within a cycle (two sensors)')
+  t.match(await (await h.bridge.app.inject({ method: 'GET', url: '/metrics' })).body, /egauge_bridge_push_errors_total\{sensor="m1",reason="INFLUX_UNREACHABLE"\} 4/)
+  await influx.resume()
+  await cycles(h, 1)
+  now = nowMs / 1000
+  await holdsExactly(t, db, 'm1', range(start, now), 'after a 20-minute database outage')
+  await holdsExactly(t, db, 'm2', range(start, now), 'after a 20-minute database outage')
+
+  sims.m1.fault = { status: 503 }
+  await cycles(h, 6)
+  const m1Stuck = h.store.get('m1')!
+  t.equal(m1Stuck, now, 'm1 checkpoint kept while its meter is down')
+  await holdsExactly(t, db, 'm2', range(start, nowMs / 1000), 'm2 unaffected while m1 is down')
+  const api = JSON.parse((await h.bridge.app.inject({ method: 'GET', url: '/api/sensors' })).body) as { sensors: Array<{ name: string, push: { lastError: { code: string } | null, lagSeconds: number } }> }
+  t.equal(api.sensors[0]!.push.lastError?.code, 'EGAUGE_HTTP_STATUS')
+  t.equal(api.sensors[0]!.push.lagSeconds, 1800)
+  sims.m1.fault = { body: '<html><body>502 Proxy Error</body></html>' }
+  const [garbage] = await h.loop.runCycle()
+  t.same(garbage!.error, { code: 'EGAUGE_PARSE', message: 'sensor m1: unreadable meter answer: expected <group> as the document root, got <html>' }, 'a garbage answer is a parse error, checkpoint kept')
+  sims.m1.fault = undefined
+  await cycles(h, 1)
+  await holdsExactly(t, db, 'm1', range(start, nowMs / 1000), 'after a 30-minute meter outage')
+})
+
+t.test('an outage longer than the meter keeps second data: the older part arrives at minute resolution', async (t) => {
+  nowMs = (T0 + 86400) * 1000
+  const h = harness(influxConfig('long'), 'long')
+  t.teardown(() => h.close())
+  const db = { server: influx, name: 'long' }
+  await h.loop.runCycle()
+  const start = nowMs / 1000
+  sims.m1.fault = { status: 503 }
+  await cycles(h, 18) // 90 minutes
+  sims.m1.fault = undefined
+  await cycles(h, 1)
+  const now = nowMs / 1000
+  // The meter holds 1 s rows for an hour; the planner keeps 2 minutes of margin, on a minute edge.
+  const boundary = Math.ceil((now - 3600 + 120) / 60) * 60
+  await holdsExactly(t, db, 'm1', range(start, boundary, 60), 'minute points where only minutes remain')
+  await holdsExactly(t, db, 'm1', range(boundary, now), 'second points for the last hour')
+})
+
+t.test('a 400 for a batch: skipped and counted, the rest written', async (t) => {
+  // InfluxDB refuses points older than a retention policy's duration with HTTP 400 (partial write).
+  nowMs = Math.floor(Date.now() / 60_000) * 60_000
+  await influx.query('CREATE DATABASE short WITH DURATION 1h SHARD DURATION 1h NAME hour')
+  const h = harness(influxConfig('short', { create_database: false, batch_size: 24 }), 'short')
+  t.teardown(() => h.close())
+  const now = nowMs / 1000
+  h.store.set('m1', now - 3720)
+  h.store.set('m2', now - 300)
+  await h.loop.runCycle()
+  t.match(h.logs.join('\n'), /"code":"INFLUX_REJECTED".*database refused a batch, skipped: InfluxDB answered HTTP 400: partial write: points beyond retention policy dropped=24/)
+  t.match((await h.bridge.app.inject({ method: 'GET', url: '/metrics' })).body, /egauge_bridge_push_errors_total\{sensor="m1",reason="INFLUX_REJECTED"\} [1-9]/)
+  t.equal(h.store.get('m1'), now, 'the checkpoint moves past a refused batch')
+  await holdsExactly(t, { server: influx, name: 'short' }, 'm1', range(now - 3000, now), 'the batches after the refused ones')
+})
+
+t.test('a 401: checkpoint kept, error on the status page', async (t) => {
+  nowMs = T0 * 1000
+  const h = harness({ influx: { url: influx.url, database: 'push', username: 'admin', password: 'wrong' } }, 'auth')
+  t.teardown(() => h.close())
+  h.store.set('m1', T0 - 600)
+  const [m1] = await h.loop.runCycle()
+  t.equal(m1!.ok, false)
+  t.equal(m1!.error?.code, 'INFLUX_AUTH')
+  t.equal(h.store.get('m1'), T0 - 600)
+  t.equal(h.sleeps.length, 0, 'a configuration error is not retried within the cycle')
+  const page = (await h.bridge.app.inject({ method: 'GET', url: '/' })).body
+  t.match(page, /INFLUX_AUTH<\/span> InfluxDB answered HTTP 401: authorization failed/)
+  t.notOk(page.includes('wrong') || page.includes(AUTH.password), 'no password on the page')
+})
+
+t.test('the legacy Peper config end to end: measure, its tags, the script values', async (t) => {
+  nowMs = T0 * 1000
+  const legacy = loadConfigText(`sensors:
+  m1:
+    name: m1
+    iplocal: 192.168.1.20
+    GPS_lat: 48.85
+    GPS_long: 2.35
+    Ville: Paris
+    CP: 75000
+    Rue: 5 rue Pierre
+    Registre: [Grid=W, L1 Current=A]
+database:
+  database: { name: peper, port: ${new URL(influx.url).port}, ip: 127.0.0.1, identifiant: ${AUTH.username}, mdp: ${AUTH.password} }
+`, {}).config
+  t.equal(legacy.sensors[0]!.url, 'http://m1.egaug.es')
+  // The only change: the meter is the simulator, not the eGauge proxy.
+  const sensors = [{ ...legacy.sensors[0]!, url: urls.m1 }]
+  const bridge = testBridge({ sensors: [{ name: 'm1', url: urls.m1 }] })
+  t.teardown(() => bridge.close())
+  bridge.live.config = { ...legacy, sensors, push: { ...legacy.push, stateFile: join(stateDir, 'peper.json') } }
+  const writer = createWriter(legacy.influx)
+  t.teardown(() => writer.close())
+  const loop = new PushLoop({ live: () => bridge.live, writer, store: CheckpointStore.open(join(stateDir, 'peper.json'), () => {}), metrics: bridge.metrics, log: { info: () => {}, warn: () => {}, error: () => {} }, now: clock })
+  await loop.runCycle()
+  const [tags] = await influx.query('SHOW TAG KEYS FROM measure', 'peper')
+  t.same(tags!.series![0]!.values.flat(), ['CP', 'GPS_lat', 'GPS_long', 'ID', 'IP', 'Rue', 'Unit', 'Ville'])
+  const [res] = await influx.query(`SELECT "Grid", "L1 Current", "HVAC", "L1 Voltage", "Unit" FROM measure WHERE time = ${T0}s`, 'peper')
+  const rows = res!.series![0]!.values as Array<[number, number | null, number | null, number | null, number | null, string]>
+  const field = (i: number): number => rows.find((r) => r[i] !== null)![i] as number
+  const rawRate = (name: string): number => { const r = sims.m1.model.registers.find((x) => x.name === name)!; return Number(raw(sims.m1.model, r, T0) - raw(sims.m1.model, r, T0 - 1)) }
+  t.equal(field(1), rawRate('Grid') / 1000 * 1000, 'Grid=W: watts')
+  t.equal(field(2), rawRate('L1 Current') / 1000, 'L1 Current=A: Δraw/(Δt×1000), i.e. amperes')
+  t.equal(field(3), rawRate('HVAC') / 1000, 'an unlisted power register: kilowatts, as the script wrote it')
+  t.equal(field(4), rawRate('L1 Voltage') / 1000, 'volts')
+  const [count] = await influx.query('SELECT count("Grid") FROM measure', 'peper')
+  t.equal(count!.series![0]!.values[0]![1], 300, 'one point per second of the first interval')
+})
+
+t.test('InfluxDB v2 API (VictoriaMetrics): every second once, even after re-sending', async (t) => {
+  nowMs = T0 * 1000
+  const vm = await startVictoria()
+  t.teardown(() => vm.stop())
+  const h = harness({ influx: { version: 2, url: vm.url, org: 'home', bucket: 'energy', token: 'vm-ignores-it' } }, 'vm')
+  t.teardown(() => h.close())
+  await h.loop.runCycle()
+  await cycles(h, 1)
+  h.store.set('m1', T0 - 100) // not moved back by set(): emulate a crash before the checkpoint was saved
+  h.store.delete('m1')
+  h.store.set('m1', T0 - 100)
+  await cycles(h, 1)
+  const now = nowMs / 1000
+  const series = await vm.export('{__name__="egauge_value",sensor="m1"}')
+  t.equal(series.length, 24)
+  for (const s of series) {
+    const ts = s.timestamps.map((x) => x / 1000)
+    t.same(ts, range(T0 - 300, now), `${s.metric.register}: every second once`)
+    // VictoriaMetrics stores floats as decimals of about 12 significant digits.
+    const worst = Math.max(...ts.map((time, i) => Math.abs(s.values[i]! - expected(sims.m1, s.metric.register!, time, 1)) / Math.max(1, Math.abs(s.values[i]!))))
+    t.ok(worst < 1e-11, `${s.metric.register}: values equal the integrals (relative error ${worst})`)
+  }
+})
+
+t.test('backfill: 30 simulated days at minute resolution, resumed after an interruption', async (t) => {
+  nowMs = (T0 + 40 * 86400) * 1000
+  const config = testBridge({
+    sensors: [{ name: 'm1', url: urls.m1, registers: ['Grid', 'L1 Voltage'] }],
+    push: { state_file: join(stateDir, 'backfill.json') },
+    ...influxConfig('backfill')
+  })
+  t.teardown(() => config.close())
+  const writer = createWriter(config.config.influx)
+  t.teardown(() => writer.close())
+  const from = T0
+  const to = T0 + 30 * 86400
+  const common = { config: config.config, pool: config.live.pool, sensors: ['m1'], from, to, step: 60, writer, metrics: config.metrics, log: { info: () => {}, warn: () => {}, error: () => {} }, now: clock, sleep: async () => {} }
+  const abort = new AbortController()
+  let lines = 0
+  const first = await runBackfill({
+    ...common,
+    store: CheckpointStore.open(join(stateDir, 'backfill.json'), () => {}),
+    progress: { write: (text) => { if (++lines === 4) abort.abort() }, isTTY: true },
+    signal: abort.signal
+  })
+  t.equal(first, false, 'interrupted')
+  const store = CheckpointStore.open(join(stateDir, 'backfill.json'), () => {})
+  const resumedAt = store.get(backfillKey('m1', from, to, 60))!
+  t.ok(resumedAt > from && resumedAt < to, 'progress was saved')
+  const progress: string[] = []
+  const second = await runBackfill({ ...common, store, progress: { write: (text) => progress.push(text), isTTY: false } })
+  t.equal(second, true)
+  t.match(progress[0], /^m1 \[#+-*\] +\d+% 0 points\n$/)
+  t.match(progress[progress.length - 1], /^m1 \[#{30}\] 100% \d+ points\n$/)
+  t.ok(progress.length <= 12, 'plain lines every 10%, not per chunk')
+  t.equal(CheckpointStore.open(join(stateDir, 'backfill.json'), () => {}).get(backfillKey('m1', from, to, 60)), undefined, 'a finished job leaves no checkpoint')
+  const written = Number(/egauge_bridge_push_points_total\{sensor="m1"\} (\d+)/.exec(await config.metrics.registry.metrics())![1])
+  t.equal(written, 2 * 30 * 1440, 'each minute written once in total: the resumed run did not repeat acknowledged chunks')
+  for (const register of ['Grid', 'L1 Voltage']) {
+    const [res] = await influx.query(`SELECT "value" FROM egauge WHERE register = '${register}'`, 'backfill')
+    const rows = res!.series![0]!.values as Array<[number, number]>
+    t.same(rows.map((r) => r[0]), range(from, to, 60), `${register}: every minute of 30 days`)
+    t.ok(rows.every(([time, value]) => value === expected(sims.m1, register, time, 60)), `${register}: exact minute averages`)
+  }
+})

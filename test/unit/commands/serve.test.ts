@@ -1,0 +1,85 @@
+import { Writable } from 'node:stream'
+import t from 'tap'
+import { runServer } from '../../../src/commands/serve.js'
+import { statusPage } from '../../../src/server/status-page.js'
+
+t.test('runServer with no config: demo mode, serves the demo meter, SIGHUP is a no-op, stops cleanly', async (t) => {
+  let logs = ''
+  const logStream = new Writable({ write (chunk: Buffer, _e, done) { logs += chunk.toString(); done() } })
+  let stop: (s: string) => void = () => {}
+  let base = ''
+  let listening: () => void = () => {}
+  const up = new Promise<void>((resolve) => { listening = resolve })
+  const exited = runServer({
+    configFlag: undefined,
+    listen: '127.0.0.1:0',
+    logLevel: 'info',
+    push: false,
+    logStream,
+    waitForSignal: async () => await new Promise<string>((resolve) => { stop = resolve }),
+    onListening: (address) => { base = address; listening() }
+  })
+  await up
+  const r = await fetch(`${base}/metrics/demo?format=prometheus`)
+  t.equal(r.status, 200)
+  t.match(await r.text(), /egauge_power_watts\{sensor="demo",register="Grid"\}/)
+  process.emit('SIGHUP')
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  stop('SIGTERM')
+  const exit = await exited
+  t.equal(exit, 0)
+  t.match(logs, /demo mode, a built-in simulated meter serves as sensor \\"demo\\"/)
+  t.match(logs, /SIGHUP in demo mode: nothing to reload/)
+  t.match(logs, /"signal":"SIGTERM","msg":"shutting down"/)
+})
+
+t.test('runServer with a legacy config logs its warnings and listens where the config says', async (t) => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs')
+  const { join } = await import('node:path')
+  const { tmpdir } = await import('node:os')
+  const dir = mkdtempSync(join(tmpdir(), 'run-'))
+  const legacy = join(dir, 'legacy.yml')
+  writeFileSync(legacy, 'sensors:\n  m1: { name: m1 }\ndatabase:\n  database: { name: p, ip: 127.0.0.1 }\nforever: true\n')
+  const modern = join(dir, 'modern.yml')
+  writeFileSync(modern, 'server:\n  listen: 127.0.0.1:0\nsensors: []\n')
+  for (const [file, listen] of [[legacy, '127.0.0.1:0'], [modern, undefined]] as const) {
+    let logs = ''
+    const logStream = new Writable({ write (chunk: Buffer, _e, done) { logs += chunk.toString(); done() } })
+    const code = await runServer({ configFlag: file, listen, logLevel: 'info', push: false, logStream, waitForSignal: async () => 'SIGINT' })
+    t.equal(code, 0)
+    t.match(logs, /"msg":"config loaded"/)
+    if (file === legacy) t.match(logs, /"level":40,.*"msg":"forever: unknown key in a legacy config, ignored"/)
+    t.match(logs, /"address":"http:\/\/127\.0\.0\.1:\d+"/)
+  }
+})
+
+t.test('status page: times, lag and push columns', async (t) => {
+  const now = 1_700_000_000_000
+  const page = statusPage({
+    version: '1.2.3',
+    push: true,
+    now,
+    sensors: [
+      { name: 'a', url: 'http://a', state: 'up', lastFetch: now - 30_000, lastLatencyMs: 12, lastError: undefined, push: { checkpoint: 1, lagSeconds: 61, lastSuccess: now / 1000 - 600, lastError: undefined } },
+      { name: 'b<', url: 'http://b', state: 'down', lastFetch: now - 4 * 3600_000, lastLatencyMs: undefined, lastError: { code: 'X', message: 'm & <m>', at: now }, push: { checkpoint: undefined, lagSeconds: 9000, lastSuccess: undefined, lastError: { code: 'INFLUX_AUTH', message: 'database refused', at: now } } },
+      { name: 'c', url: 'http://c', state: 'unknown', lastFetch: undefined, lastLatencyMs: undefined, lastError: undefined, push: { checkpoint: undefined, lagSeconds: 1800, lastSuccess: undefined, lastError: undefined } },
+      { name: 'd', url: 'http://d', state: 'unknown', lastFetch: undefined, lastLatencyMs: undefined, lastError: undefined, push: undefined }
+    ]
+  })
+  t.match(page, /<td>—<\/td><td>—<\/td>/, 'no push status yet')
+  const one = statusPage({ version: 'x', push: false, now, sensors: [{ name: 'e', url: 'http://e', state: 'up', lastFetch: now, lastLatencyMs: 1, lastError: undefined, push: undefined }] })
+  t.match(one, /1 sensor, 1 up<\/p>/)
+  t.notMatch(one, /Push lag/)
+  t.match(statusPage({ version: 'x', push: true, now, sensors: [] }), /colspan="8">No sensors configured/)
+  t.match(page, /30s ago/)
+  t.match(page, /4h ago/)
+  t.match(page, /<td>61s<\/td><td>10m ago<\/td>/)
+  t.match(page, /2\.5h/)
+  t.match(page, /<td>30m/)
+  t.match(page, /b&lt;/, 'names are escaped')
+  t.match(page, /m &amp; &lt;m&gt;/)
+  t.match(page, /INFLUX_AUTH<\/span> database refused/)
+  t.match(page, /push mode on/)
+  t.match(page, /<th>Push lag<\/th>/)
+  t.match(statusPage({ version: 'x', push: false, now, sensors: [] }), /No sensors configured/)
+})

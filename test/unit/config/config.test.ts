@@ -1,0 +1,155 @@
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { formatDuration, parseDuration, parseSize } from '../../../src/config/duration.js'
+import { configPath, loadConfigFile, loadConfigText, migrateConfigText } from '../../../src/config/load.js'
+import { parseListen, validateConfig } from '../../../src/config/schema.js'
+import { isLegacy } from '../../../src/config/legacy.js'
+import { ConfigError, errorCode } from '../../../src/model/errors.js'
+
+const dir = new URL('../../config/', import.meta.url).pathname
+const read = (name: string): string => readFileSync(join(dir, name), 'utf8')
+
+t.test('one invalid file per rule, each with its exact message', async (t) => {
+  const files = readdirSync(join(dir, 'invalid')).filter((f) => f.endsWith('.yml')).sort()
+  t.ok(files.length >= 30)
+  for (const file of files) {
+    t.test(file, async (t) => {
+      const text = read(join('invalid', file))
+      const expected = /^# error: (.*)$/m.exec(text)![1]
+      const err = t.throws(() => loadConfigText(text, { EGAUGE_BRIDGE_TOKEN: 'x' })) as ConfigError
+      t.type(err, ConfigError)
+      t.equal(err.message.split('\n')[0], expected)
+    })
+  }
+})
+
+t.test('defaults, in one place', async (t) => {
+  const c = validateConfig({ sensors: [{ name: 'eGauge123' }] })
+  t.same(c.server, { host: '0.0.0.0', port: 9430, cacheTtlMs: 1000, auth: { kind: 'none' } })
+  const s = c.sensors[0]!
+  t.equal(s.url, 'https://eGauge123.d.egauge.net', 'the eGauge proxy by default')
+  t.equal(s.timeoutMs, 10_000)
+  t.equal(s.maxResponseBytes, 32 * 1024 * 1024)
+  t.equal(s.tlsInsecure, false)
+  t.equal(c.influx.version, 1)
+  t.equal(c.influx.measurement, 'egauge')
+  t.equal(c.influx.createDatabase, true)
+  t.same(c.push, { intervalMs: 300_000, stepSeconds: 1, concurrency: 8, stateFile: './egauge-bridge-state.json' })
+  t.same(loadConfigText('', {}).config.sensors, [], 'an empty file is valid')
+})
+
+t.test('every key of the modern format, with environment and file secrets', async (t) => {
+  const tmp = mkdtempSync(join(tmpdir(), 'cfg-'))
+  writeFileSync(join(tmp, 'token'), 'the-influx-token\n')
+  const env = { EGAUGE_BRIDGE_TOKEN: 'a-bridge-token-of-length', EGAUGE123_PASSWORD: 'p4ss', TOKEN_FILE: join(tmp, 'token') }
+  const { config, legacy } = loadConfigText(read('full.yml'), env)
+  t.equal(legacy, false)
+  t.same(config.server, { host: '127.0.0.1', port: 9430, cacheTtlMs: 2000, auth: { kind: 'bearer', token: 'a-bridge-token-of-length' } })
+  const [a, b] = config.sensors
+  t.same(a, {
+    name: 'eGauge123',
+    url: 'https://eGauge123.d.egauge.net',
+    api: 'xml',
+    username: 'owner',
+    password: 'p4ss',
+    tlsInsecure: true,
+    tlsLegacy: false,
+    timeoutMs: 5000,
+    maxResponseBytes: 32 * 1024 * 1024,
+    tags: { site: 'paris-5' },
+    registers: ['Grid', 'Solar'],
+    registerUnits: undefined
+  })
+  t.equal(b!.tlsLegacy, true)
+  t.equal(b!.timeoutMs, 20_000, 'a sensor key overrides defaults')
+  t.equal(b!.maxResponseBytes, 8 * 1024 * 1024)
+  t.equal(config.influx.token, 'the-influx-token', 'token_file read, trailing newline trimmed')
+  t.equal(config.influx.version, 2)
+  t.equal(config.influx.batchSize, 2000)
+  t.same(config.push, { intervalMs: 60_000, stepSeconds: 1, concurrency: 4, stateFile: '/var/lib/egauge-bridge/state.json' })
+})
+
+t.test('the 2019 Peper config loads unchanged and maps as the README migration section says', async (t) => {
+  const { config, legacy, warnings } = loadConfigText(read('peper-2019.yml'), {})
+  t.equal(legacy, true)
+  t.same(warnings, [])
+  t.equal(config.sensors.length, 2)
+  const s = config.sensors[0]!
+  t.equal(s.name, 'eGauge123')
+  t.equal(s.url, 'http://eGauge123.egaug.es')
+  t.same(s.tags, { ID: 'eGauge123', IP: '192.168.1.20', GPS_lat: '48.85', GPS_long: '2.35', Ville: 'Paris', CP: '75000', Rue: '5 rue Pierre' })
+  t.same(s.registerUnits, { Grid: 'W', Solar: 'W', CT15_Amperage: 'A' })
+  t.same(config.sensors[1]!.registerUnits, { Grid: 'W', Solar: 'kW' }, 'a comma-separated Registre too')
+  t.same(config.influx, {
+    version: 1,
+    url: 'http://192.168.1.10:8086',
+    database: 'peper',
+    retentionPolicy: '',
+    username: 'admin_influx',
+    password: 'example-password',
+    org: '',
+    bucket: '',
+    token: undefined,
+    measurement: 'measure',
+    schema: 'peper',
+    createDatabase: true,
+    timeoutMs: 30_000,
+    batchSize: 5000
+  })
+  t.same(config.push, { intervalMs: 300_000, stepSeconds: 1, concurrency: 8, stateFile: './egauge-bridge-state.json' })
+})
+
+t.test('legacy: unknown keys are warnings, Registre as a mapping', async (t) => {
+  const { config, warnings } = loadConfigText('sensors:\n  m1: { Registre: { Grid: W }, colour: red }\ndatabase:\n  database: { name: p, ip: h }\nforever: yes\n', {})
+  t.same(warnings, ['forever: unknown key in a legacy config, ignored', 'sensors.m1.colour: unknown key in a legacy sensor, ignored'])
+  t.equal(config.sensors[0]!.name, 'm1', 'the map key names a sensor without name')
+  t.same(config.sensors[0]!.registerUnits, { Grid: 'W' })
+  t.equal(config.influx.url, 'http://h:8086')
+})
+
+t.test('migrate-config prints a modern file that loads to the same config', async (t) => {
+  const text = migrateConfigText(read('peper-2019.yml'))
+  t.match(text, /^# Migrated from a legacy Peper config/)
+  const migrated = loadConfigText(text, {})
+  t.equal(migrated.legacy, false)
+  t.same(migrated.config, loadConfigText(read('peper-2019.yml'), {}).config)
+  t.throws(() => migrateConfigText(read('full.yml')), /already in the modern format/)
+})
+
+t.test('config file discovery and read errors', async (t) => {
+  t.equal(configPath('x.yml', {}), 'x.yml')
+  t.equal(configPath(undefined, { EGAUGE_BRIDGE_CONFIG: '/etc/e.yml' }), '/etc/e.yml')
+  t.equal(configPath(undefined, {}), undefined, 'no ./egauge-bridge.yml here: demo mode')
+  t.throws(() => loadConfigFile('/nonexistent.yml'), /cannot read config file \/nonexistent.yml: ENOENT/)
+  t.equal(loadConfigFile(join(dir, 'peper-2019.yml'), {}).source, join(dir, 'peper-2019.yml'))
+})
+
+t.test('./egauge-bridge.yml is found in the working directory; auth {} means none', async (t) => {
+  const cwd = process.cwd()
+  const tmp = mkdtempSync(join(tmpdir(), 'cwd-'))
+  writeFileSync(join(tmp, 'egauge-bridge.yml'), 'sensors: []\n')
+  process.chdir(tmp)
+  t.teardown(() => process.chdir(cwd))
+  t.equal(configPath(undefined, {}), './egauge-bridge.yml')
+  t.same(validateConfig({ server: { auth: {} } }).server.auth, { kind: 'none' })
+  t.equal(validateConfig({ influx: { schema: 'peper' } }).influx.measurement, 'measure', 'the peper schema defaults to its own measurement')
+  const numeric = validateConfig({ sensors: [{ name: 12345, max_response_size: 4096 }] }).sensors[0]!
+  t.same([numeric.name, numeric.maxResponseBytes], ['12345', 4096], 'YAML numbers where strings or sizes are expected')
+  t.equal(isLegacy(null), false)
+  t.equal(errorCode(new Error('x')), 'error')
+})
+
+t.test('durations, sizes, listen addresses', async (t) => {
+  const cases: Array<[string, number | undefined]> = [['500ms', 500], ['10s', 10_000], ['5m', 300_000], ['1h30m', 5_400_000], ['2d', 172_800_000], ['1.5s', 1500], ['10', undefined], ['s', undefined], ['-1s', undefined]]
+  for (const [text, ms] of cases) t.equal(parseDuration(text), ms, text)
+  for (const ms of [0, 1000, 300_000, 5_400_000, 90_061_001]) t.equal(parseDuration(formatDuration(ms)), ms, `round trip ${ms}`)
+  t.equal(parseSize('32MiB'), 33_554_432)
+  t.equal(parseSize('500kB'), 500_000)
+  t.equal(parseSize('1024'), 1024)
+  t.equal(parseSize('1 TB'), undefined)
+  t.same(parseListen(':9430', 'x'), { host: '0.0.0.0', port: 9430 })
+  t.same(parseListen('[::1]:80', 'x'), { host: '::1', port: 80 })
+  t.throws(() => parseListen('h:70000', 'x'), /is not host:port/)
+})

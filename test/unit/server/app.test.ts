@@ -1,0 +1,271 @@
+import t from 'tap'
+import { statusFor } from '../../../src/server/app.js'
+import { deadlineMs, negotiate, parseMetricsRequest } from '../../../src/server/params.js'
+import { Simulator } from '../../../src/simulator/server.js'
+import { testBridge } from '../../helpers/bridge.js'
+import { freePort } from '../../helpers/ports.js'
+
+const NOW = 1_700_000_000
+const PROMETHEUS_ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1'
+const SECRETS = ['meter-secret-pw', 'bridge-token-0123456789']
+
+const simA = new Simulator({ seed: 1, clock: () => NOW * 1000, auth: { username: 'owner', password: SECRETS[0]! } })
+const simB = new Simulator({ seed: 2, clock: () => NOW * 1000 })
+const urlA = await simA.listen()
+const urlB = await simB.listen()
+t.teardown(async () => { await simA.close(); await simB.close() })
+
+const bridge = testBridge({
+  server: { cache_ttl: '0s', auth: { bearer_token: SECRETS[1] } },
+  sensors: [
+    { name: 'a', url: urlA, username: 'owner', password: SECRETS[0], timeout: '500ms', tags: { site: 'lab' } },
+    { name: 'b', url: urlB, timeout: '500ms' }
+  ]
+}, { processMetrics: true })
+t.teardown(() => bridge.close())
+const auth = { authorization: `Bearer ${SECRETS[1]}` }
+const get = async (url: string, headers: Record<string, string> = {}) => await bridge.app.inject({ method: 'GET', url, headers: { ...auth, ...headers } })
+
+t.test('GET /metrics/:sensor negotiates the format', async (t) => {
+  const lp = await get('/metrics/a')
+  t.equal(lp.statusCode, 200)
+  t.equal(lp.headers['content-type'], 'text/plain; charset=utf-8')
+  t.match(lp.body, /^egauge,quantity=power,register=Grid,sensor=a,site=lab,unit=W value=/)
+  t.match(lp.body, / 1700000000000000000\n/, 'nanoseconds by default')
+
+  const om = await get('/metrics/a', { accept: PROMETHEUS_ACCEPT })
+  t.equal(om.headers['content-type'], 'application/openmetrics-text; version=1.0.0; charset=utf-8')
+  t.match(om.body, /# EOF\n$/)
+  const text = await get('/metrics/a', { accept: 'text/plain;version=0.0.4' })
+  t.equal(text.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8')
+  const forced = await get('/metrics/a?format=influx', { accept: PROMETHEUS_ACCEPT })
+  t.match(forced.body, /^egauge,/, '?format wins over Accept')
+  t.equal((await get('/metrics/a?format=openmetrics')).headers['content-type'], 'application/openmetrics-text; version=1.0.0; charset=utf-8')
+  t.match((await get('/metrics/a?precision=s')).body, / 1700000000\n/)
+  t.match((await get('/metrics/a?precision=ms')).body, / 1700000000000\n/)
+})
+
+t.test('window and step: history for line protocol, the average for Prometheus', async (t) => {
+  simB.requests.length = 0
+  const lp = await get('/metrics/b?window=5m&step=1s')
+  t.equal(lp.statusCode, 200)
+  t.equal(lp.body.split('\n').filter((l) => l.includes('register=Grid,')).length, 300)
+  t.same(simB.requests.map((r) => r.query), ['S&n=301'], 'n points need n+1 rows')
+  const avg = await get('/metrics/b?window=1h&format=prometheus')
+  t.match(avg.body, /egauge_power_watts\{sensor="b",register="Grid"\} -?\d/)
+  t.equal(simB.requests[1]!.query, 'h&n=2', 'an average needs only the two ends of the window')
+  t.match((await get('/metrics/b?window=1d&step=1h')).body, /register=Grid,/)
+})
+
+t.test('/probe is the same, for multi-target relabelling', async (t) => {
+  const probe = await get('/probe?target=b&format=prometheus')
+  t.equal(probe.statusCode, 200)
+  t.match(probe.body, /egauge_sensor_info\{sensor="b",serial="0x[0-9a-f]+"\} 1/)
+  t.equal((await get('/probe')).statusCode, 400)
+  t.equal((await get('/probe?target=nope')).statusCode, 404)
+})
+
+t.test('errors: status codes and one plain line', async (t) => {
+  const cases: Array<[string, number, string]> = [
+    ['/metrics/nope', 404, 'unknown sensor\n'],
+    ['/metrics/..%2F..%2Fetc%2Fpasswd', 404, 'unknown sensor\n'],
+    ['/metrics/http%3A%2F%2F169.254.169.254%2F', 404, 'unknown sensor\n'],
+    ['/metrics/a/../../x', 404, 'not found\n'],
+    ['/probe?target=http://evil.example/', 404, 'unknown sensor\n'],
+    ['/metrics/a?format=json', 400, 'format must be influx, prometheus or openmetrics\n'],
+    ['/metrics/a?precision=h', 400, 'precision must be s, ms, us or ns\n'],
+    ['/metrics/a?window=5m&step=7s', 400, 'step must be one of 1s, 1m, 15m, 1h, 1d\n'],
+    ['/metrics/a?window=2h&step=1s', 400, 'window/step must be at most 3599 points (3600 meter rows)\n'],
+    ['/metrics/a?window=90s&step=1m', 400, 'window must be a whole number of steps\n'],
+    ['/metrics/a?step=1s', 400, 'step needs a window\n'],
+    ['/metrics/a?format=influx&format=influx', 400, 'repeated query parameter\n'],
+    ['/nothing', 404, 'not found\n']
+  ]
+  const before = simA.requests.length + simB.requests.length
+  for (const [url, status, body] of cases) {
+    const r = await get(url)
+    t.equal(r.statusCode, status, url)
+    t.equal(r.body, body, url)
+    t.match(r.headers['content-type'], /^text\/plain/)
+  }
+  t.equal(simA.requests.length + simB.requests.length, before, 'no bad request reached a meter')
+})
+
+t.test('bridge auth: 401 without or with a wrong token, constant-time compared', async (t) => {
+  const none = await bridge.app.inject({ method: 'GET', url: '/metrics/a' })
+  t.equal(none.statusCode, 401)
+  t.equal(none.body, 'missing or wrong credentials\n')
+  t.equal(none.headers['www-authenticate'], 'Bearer realm="egauge-bridge"')
+  t.equal((await bridge.app.inject({ method: 'GET', url: '/', headers: { authorization: 'Bearer nope' } })).statusCode, 401)
+  t.equal((await bridge.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200, 'health checks need no token')
+  t.equal((await bridge.app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200)
+  const basic = testBridge({ server: { auth: { basic: { username: 'u', password: 'p' } } }, sensors: [] })
+  t.teardown(() => basic.close())
+  t.equal((await basic.app.inject({ method: 'GET', url: '/api/sensors' })).headers['www-authenticate'], 'Basic realm="egauge-bridge", charset="UTF-8"')
+  t.equal((await basic.app.inject({ method: 'GET', url: '/api/sensors', headers: { authorization: 'Basic ' + Buffer.from('u:p').toString('base64') } })).statusCode, 200)
+})
+
+t.test('meter faults over real HTTP: 502/504 within the deadline; other sensors still answer', async (t) => {
+  simA.fault = { hang: true }
+  const started = performance.now()
+  const [hung, other] = await Promise.all([get('/metrics/a'), get('/metrics/b')])
+  t.equal(hung.statusCode, 504)
+  t.equal(hung.body, 'sensor a: meter did not answer within 0.5s\n')
+  t.ok(performance.now() - started < 1500, 'answered within the deadline')
+  t.equal(other.statusCode, 200, 'a hanging meter does not hold up another')
+
+  simA.fault = { latencyMs: 2000 }
+  const scrape = await get('/metrics/a', { 'x-prometheus-scrape-timeout-seconds': '0.7' })
+  t.equal(scrape.statusCode, 504)
+  t.equal(scrape.body, 'sensor a: meter did not answer within 0.2s\n', 'Prometheus scrape timeout minus 0.5 s')
+  // The shared fetch behind that answer runs on to the sensor's own timeout; later requests would join it.
+  await new Promise((resolve) => setTimeout(resolve, 400))
+
+  simA.fault = { truncate: true }
+  const cut = await get('/metrics/a')
+  t.equal(cut.statusCode, 502)
+  t.match(cut.body, /^sensor a: (unreadable meter answer: truncated document|meter unreachable)/)
+  simA.fault = { status: 500 }
+  t.equal((await get('/metrics/a')).body, 'sensor a: meter answered HTTP 500\n')
+  simA.fault = { body: 'not xml at all' }
+  t.equal((await get('/metrics/a')).body, 'sensor a: unreadable meter answer: expected <data> as the document root, got text "not xml at all"\n')
+  simA.fault = undefined
+
+  const down = testBridge({ sensors: [{ name: 'gone', url: `http://127.0.0.1:${await freePort()}` }] })
+  t.teardown(() => down.close())
+  const r = await down.app.inject({ method: 'GET', url: '/metrics/gone' })
+  t.equal(r.statusCode, 502)
+  t.equal(r.body, 'sensor gone: meter unreachable (ECONNREFUSED)\n')
+  t.match(down.logs(), /"level":40,.*"sensor":"gone","url":"http:\/\/127\.0\.0\.1:\d+","code":"EGAUGE_UNREACHABLE","durationMs":\d+,"msg":"sensor gone: meter unreachable \(ECONNREFUSED\)"/)
+  t.equal((await get('/metrics/a')).statusCode, 200, 'recovers once the meter does')
+})
+
+t.test('coalescing: 200 concurrent requests make one upstream request per TTL', async (t) => {
+  const sim = new Simulator({ clock: () => NOW * 1000 })
+  const url = await sim.listen()
+  t.teardown(() => sim.close())
+  const b = testBridge({ server: { cache_ttl: '10s' }, sensors: [{ name: 'c', url }] })
+  t.teardown(() => b.close())
+  sim.fault = { latencyMs: 100 }
+  const answers = await Promise.all(Array.from({ length: 200 }, async (_, i) =>
+    await b.app.inject({ method: 'GET', url: i % 2 === 0 ? '/metrics/c' : '/metrics/c?format=prometheus' })))
+  t.ok(answers.every((a) => a.statusCode === 200))
+  t.equal(sim.requests.length, 1, 'one meter request for 200 scrapes, both formats')
+  await b.app.inject({ method: 'GET', url: '/metrics/c' })
+  t.equal(sim.requests.length, 1, 'then served from the cache within the TTL')
+  await b.app.inject({ method: 'GET', url: '/metrics/c?window=1m' })
+  t.equal(sim.requests.length, 2, 'a different request is a different fetch')
+  const self = (await b.app.inject({ method: 'GET', url: '/metrics' })).body
+  t.match(self, /egauge_bridge_coalesced_requests_total 200/)
+  t.match(self, /egauge_bridge_upstream_requests_total\{sensor="c"\} 2/)
+})
+
+t.test('the cache cannot be grown without bound by varying request parameters', async (t) => {
+  const { MAX_CACHED_PER_SENSOR } = await import('../../../src/meters/pool.js')
+  let now = 1_000_000
+  const sim = new Simulator({ clock: () => NOW * 1000 })
+  const url = await sim.listen()
+  t.teardown(() => sim.close())
+  const b = testBridge({ server: { cache_ttl: '10s' }, sensors: [{ name: 'c', url }] }, { now: () => now })
+  t.teardown(() => b.close())
+  for (let seconds = 2; seconds < 120; seconds++) {
+    t.equal((await b.app.inject({ method: 'GET', url: `/metrics/c?window=${seconds}s` })).statusCode, 200)
+  }
+  t.ok(b.live.pool.cachedEntries('c') <= 2 * MAX_CACHED_PER_SENSOR, `bounded: ${b.live.pool.cachedEntries('c')} entries after 118 distinct windows`)
+  const before = sim.requests.length
+  await b.app.inject({ method: 'GET', url: '/metrics/c?window=119s' })
+  t.equal(sim.requests.length, before, 'the newest entries are still served from the cache')
+  now += 11_000
+  await b.app.inject({ method: 'GET', url: '/metrics/c' })
+  t.equal(b.live.pool.cachedEntries('c'), 2, 'expired entries are swept when a new one is stored')
+  t.equal(b.live.pool.cachedEntries('nope'), 0)
+})
+
+t.test('/metrics (self), /api/sensors, /readyz, the status page', async (t) => {
+  // Its own bridge and its own failures, so this subtest runs alone (--grep) as well as in order.
+  const own = testBridge({
+    sensors: [
+      { name: 'a', url: urlA, username: 'owner', password: SECRETS[0], timeout: '300ms' },
+      { name: 'b', url: urlB, timeout: '300ms' }
+    ]
+  }, { processMetrics: true })
+  t.teardown(() => own.close())
+  const get = async (url: string): Promise<{ statusCode: number, body: string, headers: Record<string, unknown> }> => await own.app.inject({ method: 'GET', url }) as never
+  simA.fault = { hang: true }
+  t.equal((await get('/metrics/a')).statusCode, 504)
+  t.equal((await get('/metrics/a')).statusCode, 504)
+  simA.fault = undefined
+  t.equal((await get('/metrics/a')).statusCode, 200)
+  await get('/metrics/b')
+  const self = await get('/metrics')
+  t.equal(self.statusCode, 200)
+  for (const name of ['egauge_bridge_fetch_duration_seconds_bucket', 'egauge_bridge_fetch_errors_total', 'egauge_bridge_sensor_up', 'egauge_bridge_upstream_requests_total', 'egauge_bridge_process_cpu_seconds_total', 'egauge_bridge_config_last_reload_successful']) {
+    t.match(self.body, new RegExp(`^${name}`, 'm'), name)
+  }
+  t.match(self.body, /egauge_bridge_sensor_up\{sensor="b"\} 1/)
+  t.match(self.body, /egauge_bridge_fetch_errors_total\{sensor="a",reason="EGAUGE_TIMEOUT"\} 2/)
+
+  const api = JSON.parse((await get('/api/sensors')).body) as { sensors: Array<{ name: string, state: string, lastError: { code: string } | null, url: string }> }
+  t.same(api.sensors.map((s) => [s.name, s.state]), [['a', 'up'], ['b', 'up']])
+  t.equal(api.sensors[0]!.url, urlA)
+  const ready = await get('/readyz')
+  t.same(JSON.parse(ready.body), { status: 'ready', sensors: 2, push: false, version: '0.1.0' })
+
+  const page = await get('/')
+  t.equal(page.headers['content-type'], 'text/html; charset=utf-8')
+  t.match(page.headers['content-security-policy'] as string, /default-src 'none'/)
+  t.match(page.body, /<td><strong>a<\/strong>/)
+  t.match(page.body, /href="metrics\/b\?format=prometheus"/)
+})
+
+t.test('no secret in any response, header or log line', async (t) => {
+  const urls = ['/', '/api/sensors', '/metrics', '/metrics/a', '/metrics/a?format=prometheus', '/readyz', '/metrics/nope']
+  simA.fault = { status: 401 }
+  urls.push('/metrics/a')
+  let everything = ''
+  for (const url of urls) {
+    const r = await get(url)
+    everything += JSON.stringify(r.headers) + r.body
+  }
+  simA.fault = undefined
+  everything += bridge.logs()
+  for (const secret of SECRETS) t.notOk(everything.includes(secret), 'secret absent')
+  t.notOk(everything.includes(Buffer.from(`owner:${SECRETS[0]}`).toString('base64')))
+  t.ok(bridge.logs().length > 0, 'logs were captured')
+})
+
+t.test('pure helpers: negotiation, deadline, status mapping', async (t) => {
+  t.equal(negotiate(PROMETHEUS_ACCEPT), 'openmetrics')
+  t.equal(negotiate('text/plain;version=0.0.4;q=0.5,*/*;q=0.1'), 'prometheus')
+  t.equal(negotiate('text/plain;version=0.0.4,application/openmetrics-text;q=0.2'), 'prometheus')
+  t.equal(negotiate('*/*'), 'influx', 'curl')
+  t.equal(negotiate(undefined), 'influx', 'Telegraf sends no Accept')
+  t.same(parseMetricsRequest({ window: '5m', step: '1m' }, undefined), { format: 'influx', precision: 'ns', window: { seconds: 300, step: 60 } })
+  t.equal(deadlineMs(10_000, '10'), 9500)
+  t.equal(deadlineMs(2000, '10'), 2000)
+  t.equal(deadlineMs(2000, 'soon'), 2000)
+  t.equal(deadlineMs(2000, ['0.3']), 100, 'never below 100 ms')
+  t.equal(statusFor(new Error('x')), 500)
+  t.equal(statusFor(Object.assign(new Error('x'), { statusCode: 415 })), 415)
+})
+
+t.test('buildApp defaults: no logger; /readyz is 503 until the listener is up', async (t) => {
+  const { buildApp } = await import('../../../src/server/app.js')
+  const { createSelfMetrics } = await import('../../../src/telemetry/self-metrics.js')
+  const live = bridge.live
+  const app = buildApp({ live: () => live, metrics: createSelfMetrics(false), push: true, ready: () => false })
+  t.teardown(() => app.close())
+  const r = await app.inject({ method: 'GET', url: '/readyz' })
+  t.equal(r.statusCode, 503)
+  t.same(JSON.parse(r.body), { status: 'starting', sensors: 2, push: true, version: '0.1.0' })
+})
+
+t.test('an internal error is a 500 without details, logged', async (t) => {
+  const b = testBridge({ sensors: [{ name: 'x', url: urlB }] })
+  t.teardown(() => b.close())
+  b.live.pool.answer = async () => { throw new TypeError('secret internals') }
+  const r = await b.app.inject({ method: 'GET', url: '/metrics/x' })
+  t.equal(r.statusCode, 500)
+  t.equal(r.body, 'internal error\n')
+  t.match(b.logs(), /"level":50.*secret internals/)
+})

@@ -1,0 +1,92 @@
+/**
+ * The writers' error classification against servers that misbehave on purpose (as undici's own
+ * tests do): status codes, Retry-After, error bodies, hangs and refused connections, for v1 and v2.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import t, { type Test } from 'tap'
+import { validateConfig } from '../../../src/config/schema.js'
+import { WriteError } from '../../../src/sinks/write-error.js'
+import { createWriter, type Writer } from '../../../src/sinks/writer.js'
+import { freePort } from '../../helpers/ports.js'
+
+async function fakeDatabase (t: Test, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
+  const server = createServer(handler)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.closeAllConnections(); server.close() })
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
+function writer (t: Test, influx: Record<string, unknown>): Writer {
+  const w = createWriter(validateConfig({ influx: { timeout: '300ms', ...influx } }).influx)
+  t.teardown(() => w.close())
+  return w
+}
+
+async function failure (p: Promise<unknown>): Promise<WriteError> {
+  return await p.then(() => { throw new Error('expected a failure') }, (e: unknown) => e as WriteError)
+}
+
+t.test('v1: what each answer means', async (t) => {
+  const seen: string[] = []
+  let answer: (res: ServerResponse) => void = (res) => res.writeHead(204).end()
+  const url = await fakeDatabase(t, (req, res) => {
+    seen.push(`${req.method} ${req.url} ${req.headers.authorization ?? '-'}`)
+    answer(res)
+  })
+  const w = writer(t, { url: `${url}/influx`, database: 'e g', retention_policy: 'rp1', username: 'u', password: 'p' })
+  t.equal(w.target, `${url}/influx database e g`, 'the target names no credentials')
+  await w.prepare()
+  await w.prepare()
+  await w.write('m v=1 1\n')
+  t.same(seen, [
+    'POST /influx/query Basic dTpw',
+    'POST /influx/write?db=e+g&precision=s&rp=rp1 Basic dTpw'
+  ], 'CREATE DATABASE once, then /write with db, precision and rp; credentials in a header')
+
+  answer = (res) => res.writeHead(500, { 'retry-after': '3' }).end('{"error":"timeout"}')
+  const e500 = await failure(w.write('m v=1 1\n'))
+  t.same([e500.code, e500.kind, e500.retryAfterMs, e500.message], ['INFLUX_UNAVAILABLE', 'retry', 3000, 'InfluxDB answered HTTP 500: timeout'])
+  answer = (res) => res.writeHead(400).end('not json at all\n')
+  t.equal((await failure(w.write('x'))).message, 'InfluxDB answered HTTP 400: not json at all')
+  answer = (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"results":[{"statement_id":0,"error":"database name required"}]}')
+  const q = await failure(createWriter(validateConfig({ influx: { url } }).influx).prepare())
+  t.same([q.code, q.message], ['INFLUX_REJECTED', 'InfluxDB refused the query: {"results":[{"statement_id":0,"error":"database name required"}]}'])
+  answer = () => {} // never answers
+  const started = performance.now()
+  t.equal((await failure(w.write('x'))).code, 'INFLUX_TIMEOUT')
+  t.ok(performance.now() - started < 2000)
+})
+
+t.test('v1: unreachable, and no CREATE DATABASE when not asked', async (t) => {
+  const w = writer(t, { url: `http://127.0.0.1:${await freePort()}`, create_database: false })
+  await w.prepare()
+  const e = await failure(w.write('x'))
+  t.same([e.code, e.kind, e.message], ['INFLUX_UNREACHABLE', 'retry', 'InfluxDB unreachable (ECONNREFUSED)'])
+})
+
+t.test('v2: the client library errors become the same classes', async (t) => {
+  const seen: string[] = []
+  let answer: (res: ServerResponse) => void = (res) => res.writeHead(204).end()
+  const url = await fakeDatabase(t, (req, res) => {
+    seen.push(`${req.url} ${req.headers.authorization ?? '-'}`)
+    answer(res)
+  })
+  const w = writer(t, { version: 2, url, org: 'home', bucket: 'energy', token: 'tok' })
+  t.equal(w.target, `${url} bucket energy`)
+  await w.prepare()
+  await w.write('m v=1 1\n')
+  t.same(seen, ['/api/v2/write?org=home&bucket=energy&precision=s Token tok'])
+  answer = (res) => res.writeHead(401, { 'content-type': 'application/json' }).end('{"code":"unauthorized","message":"unauthorized access"}')
+  const e401 = await failure(w.write('x'))
+  t.same([e401.code, e401.kind, e401.message], ['INFLUX_AUTH', 'config', 'InfluxDB answered HTTP 401: unauthorized access'])
+  answer = (res) => res.writeHead(429, { 'retry-after': '2' }).end()
+  const e429 = await failure(w.write('x'))
+  t.same([e429.code, e429.retryAfterMs], ['INFLUX_UNAVAILABLE', 2000])
+  answer = (res) => res.writeHead(404).end()
+  t.equal((await failure(w.write('x'))).code, 'INFLUX_NOT_FOUND')
+  answer = () => {}
+  t.equal((await failure(w.write('x'))).code, 'INFLUX_TIMEOUT')
+  const down = writer(t, { version: 2, url: `http://127.0.0.1:${await freePort()}`, bucket: 'b' })
+  t.same([(await failure(down.write('x'))).code], ['INFLUX_UNREACHABLE'])
+})
