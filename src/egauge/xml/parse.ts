@@ -10,9 +10,8 @@ import { EXACT_LIMIT, exactValue, exactValues, type Column, type History, type H
 import type { Reading, Snapshot } from '../../model/readings.js'
 import { siRate, siTotal } from '../../model/register-type.js'
 import { registerType } from '../registers.js'
-import { XmlScanner, truncated, type Token } from './scanner.js'
+import { INTEGER, XmlScanner, truncated, type Token } from './scanner.js'
 
-const INTEGER = /^\s*-?\d{1,20}\s*$/
 const FLOAT = /^\s*-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/
 const UNSIGNED = /^\s*(0x[0-9a-fA-F]{1,16}|\d{1,20})\s*$/
 

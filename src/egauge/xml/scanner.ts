@@ -227,7 +227,8 @@ const LT = 60 // <
 const GT = 62 // >
 const SLASH = 47 // /
 const C = 99 // c
-const INTEGER = /^\s*-?\d{1,20}\s*$/
+/** The text form of a register value: an optional sign and at most 20 digits. */
+export const INTEGER = /^\s*-?\d{1,20}\s*$/
 
 /** Values of at most this many digits are read as exact numbers, without BigInt. */
 const EXACT_DIGITS = 15

@@ -11,7 +11,7 @@ import type { AppOptions } from '../app.js'
 import { NotFoundError } from '../errors.js'
 import { deadlineMs, meterRequestFor, parseMetricsRequest, renderKey, type MetricsParams } from '../params.js'
 
-export const INFLUX_CONTENT_TYPE = 'text/plain; charset=utf-8'
+const INFLUX_CONTENT_TYPE = 'text/plain; charset=utf-8'
 const contentTypes: Record<OutputFormat, string> = {
   influx: INFLUX_CONTENT_TYPE,
   prometheus: PROMETHEUS_CONTENT_TYPE,
