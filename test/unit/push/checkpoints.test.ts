@@ -1,0 +1,63 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { CheckpointStore } from '../../../src/push/checkpoints.js'
+
+t.test('checkpoint store: durable, monotonic, survives a corrupt or foreign file', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ckpt-'))
+  const file = join(dir, 'state.json')
+  const warnings: string[] = []
+  const store = CheckpointStore.open(file, (m) => warnings.push(m))
+  t.same(warnings, [], 'a missing file is a fresh start, silently')
+  store.set('m1', 100)
+  store.set('m1', 50)
+  t.equal(store.get('m1'), 100, 'never moves backwards')
+  store.set('b', 7)
+  store.persist()
+  t.same(JSON.parse(readFileSync(file, 'utf8')), { version: 1, checkpoints: { b: 7, m1: 100 } })
+  t.equal(CheckpointStore.open(file, () => {}).get('m1'), 100)
+  for (const [content, why] of [['{"version":1,"checkp', 'truncated'], ['[1,2]', 'not a state file'], ['{"version":2,"checkpoints":{}}', 'unknown version']] as const) {
+    writeFileSync(file, content)
+    const w: string[] = []
+    const s = CheckpointStore.open(file, (m) => w.push(m))
+    t.equal(s.get('m1'), undefined, why)
+    t.same(w, [`state file ${file} is corrupt: starting without checkpoints`], why)
+  }
+  writeFileSync(file, '{"version":1,"checkpoints":{"ok":5,"bad":"x","neg":-1}}')
+  const partial = CheckpointStore.open(file, () => {})
+  t.same([partial.get('ok'), partial.get('bad'), partial.get('neg')], [5, undefined, undefined])
+  const w: string[] = []
+  CheckpointStore.open(dir, (m) => w.push(m))
+  t.match(w[0], /cannot read state file .* \(EISDIR\): starting without checkpoints/)
+})
+
+t.test('checkpoint store: the push path saves at most once per interval, and on flush', async (t) => {
+  const file = join(mkdtempSync(join(tmpdir(), 'ckpt-')), 'state.json')
+  const saved = (): unknown => JSON.parse(readFileSync(file, 'utf8')).checkpoints
+  const store = CheckpointStore.open(file, () => {}, 60_000)
+  store.persistDue()
+  t.throws(() => readFileSync(file), 'nothing to save: no file written')
+  store.set('m1', 100)
+  store.persistDue()
+  t.same(saved(), { m1: 100 }, 'the first save is due at once')
+  store.set('m1', 200)
+  store.persistDue()
+  t.same(saved(), { m1: 100 }, 'within the interval: kept in memory only')
+  store.flush()
+  t.same(saved(), { m1: 200 }, 'flush saves it')
+  store.set('m1', 150)
+  store.delete('gone')
+  writeFileSync(file, 'untouched')
+  store.flush()
+  t.equal(readFileSync(file, 'utf8'), 'untouched', 'nothing changed (no move backwards, nothing deleted): no write')
+  store.delete('m1')
+  store.flush()
+  t.same(saved(), {}, 'a deletion is a change')
+  const eager = CheckpointStore.open(file, () => {}, 0)
+  eager.set('a', 1)
+  eager.persistDue()
+  eager.set('a', 2)
+  eager.persistDue()
+  t.same(saved(), { a: 2 }, 'interval 0: every acknowledged chunk is saved')
+})

@@ -1,0 +1,92 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { CheckpointStore } from '../../../src/push/checkpoints.js'
+import { PushLoop } from '../../../src/push/loop.js'
+import { Simulator } from '../../../src/simulator/server.js'
+import { testBridge } from '../../helpers/bridge.js'
+
+const NOW = 1_700_000_000
+
+t.test('scheduler: aligned to the clock, no overlap, sharding, graceful stop', async (t) => {
+  const bridge = testBridge({
+    sensors: [{ name: 'a', url: 'http://127.0.0.1:9' }, { name: 'b', url: 'http://127.0.0.1:9' }, { name: 'c', url: 'http://127.0.0.1:9' }],
+    push: { interval: '5m' }
+  })
+  t.teardown(() => bridge.close())
+  let now = (NOW + 17) * 1000
+  const timers: Array<{ fn: () => void, ms: number, cancelled: boolean }> = []
+  const logs: string[] = []
+  const loop = new PushLoop({
+    live: () => bridge.live,
+    writer: { target: 'x', prepare: async () => {}, write: async () => {}, close: async () => {} },
+    store: CheckpointStore.open(join(mkdtempSync(join(tmpdir(), 's-')), 's.json'), () => {}),
+    metrics: bridge.metrics,
+    log: { info: () => {}, warn: (_o, m) => { logs.push(m) }, error: () => {} },
+    now: () => now,
+    setTimer: (fn, ms) => {
+      const timer = { fn, ms, cancelled: false }
+      timers.push(timer)
+      return { cancel: () => { timer.cancelled = true } }
+    }
+  })
+  let release: () => void = () => {}
+  let cycles = 0
+  loop.runCycle = async () => {
+    cycles++
+    await new Promise<void>((resolve) => { release = resolve })
+    return []
+  }
+  loop.start()
+  t.equal(cycles, 1, 'the first cycle runs at start-up')
+  t.equal(timers[0]!.ms, 300_000 - 17_000 - (NOW % 300) * 1000, 'the next tick is on the 5-minute boundary')
+  now += timers[0]!.ms + 40 // a late timer
+  timers[0]!.fn()
+  t.equal(cycles, 1, 'a tick during a running cycle is skipped…')
+  t.match(await bridge.metrics.registry.metrics(), /egauge_bridge_push_skipped_ticks_total 1/)
+  t.match(logs[0], /tick skipped/)
+  t.equal(timers[1]!.ms, 300_000 - 40, '…and lateness does not drift the schedule')
+  release()
+  await new Promise((resolve) => setImmediate(resolve))
+  now += timers[1]!.ms
+  timers[1]!.fn()
+  t.equal(cycles, 2)
+  setTimeout(() => release(), 150) // the abandoned cycle ends a little after the grace period
+  const stopping = loop.stop(50)
+  t.equal(timers[2]!.cancelled, true, 'no more ticks after stop')
+  await stopping
+  t.match(logs.join('\n'), /push cycle abandoned at shutdown/, 'a cycle that outlives the grace period is abandoned')
+  timers[2]!.fn()
+  t.equal(cycles, 2, 'a timer that fires after stop runs nothing')
+  await loop.stop()
+
+  const sharded = new PushLoop({ live: () => bridge.live, writer: { target: 'x', prepare: async () => {}, write: async () => {}, close: async () => {} }, store: CheckpointStore.open('/nonexistent/x', () => {}), metrics: bridge.metrics, log: { info: () => {}, warn: () => {}, error: () => {} }, shard: { index: 1, count: 2 } })
+  const other = new PushLoop({ live: () => bridge.live, writer: { target: 'x', prepare: async () => {}, write: async () => {}, close: async () => {} }, store: CheckpointStore.open('/nonexistent/x', () => {}), metrics: bridge.metrics, log: { info: () => {}, warn: () => {}, error: () => {} }, shard: { index: 2, count: 2 } })
+  t.same([...sharded.sensors(), ...other.sensors()].map((s) => s.name).sort(), ['a', 'b', 'c'], 'two shards split the sensors between them')
+  t.ok(sharded.nextTickDelay() > 0 && sharded.nextTickDelay() <= 300_000)
+})
+
+t.test('checkpoints that cannot be saved at the end of a cycle: logged, and the cycle completes', async (t) => {
+  const sim = new Simulator({ clock: () => NOW * 1000 })
+  const bridge = testBridge({ sensors: [{ name: 'm', url: await sim.listen() }] })
+  t.teardown(async () => { await bridge.close(); await sim.close() })
+  const dir = mkdtempSync(join(tmpdir(), 's-'))
+  const store = CheckpointStore.open(join(dir, 's.json'), () => {}, 60_000)
+  store.set('other', 1)
+  store.persist() // starts the interval: the cycle's own save is left to the flush at its end
+  rmSync(dir, { recursive: true })
+  const errors: Array<{ obj: object, msg: string }> = []
+  const loop = new PushLoop({
+    live: () => bridge.live,
+    writer: { target: 'x', prepare: async () => {}, write: async () => {}, close: async () => {} },
+    store,
+    metrics: bridge.metrics,
+    log: { info: () => {}, warn: () => {}, error: (obj, msg) => { errors.push({ obj, msg }) } },
+    now: () => NOW * 1000
+  })
+  const [result] = await loop.runCycle()
+  t.same([result!.ok, result!.points, store.get('m')], [true, 300 * 24, NOW], 'written and acknowledged')
+  t.equal(errors.length, 1)
+  t.match(errors[0], { obj: { code: 'ENOENT' }, msg: /cannot save push checkpoints: points since the last save will be written again/ })
+})
