@@ -6,11 +6,15 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { conversionBench } from './conversion.js'
+import { idleBench } from './idle.js'
 import { table, type Figure } from './lib.js'
 import { pushBench } from './push-cycle.js'
 import { serverBench } from './servers.js'
 
 const quick = process.argv.includes('--quick')
+// `--only=idle` (or another group) runs one group: conversion, server, push, idle.
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length)
+const runs = (group: string): boolean => only === undefined || only === group
 const started = performance.now()
 const machine = {
   cpus: cpus().length,
@@ -23,11 +27,13 @@ const machine = {
 console.log(`egauge-bridge benchmarks${quick ? ' (quick)' : ''}: ${machine.cpus} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}\n`)
 
 const figures: Figure[] = []
-const conversion = conversionBench(quick)
+const conversion = runs('conversion') ? conversionBench(quick) : { figures: [], sweep: [] }
 figures.push(...conversion.figures)
-figures.push(...await serverBench(quick))
-const push = await pushBench(quick)
+if (runs('server')) figures.push(...await serverBench(quick))
+const push = runs('push') ? await pushBench(quick) : { figures: [], sweep: [] }
 figures.push(...push.figures)
+const idle = runs('idle') ? await idleBench(quick) : undefined
+if (idle !== undefined) figures.push(...idle.figures)
 
 console.log(table(figures))
 console.log('\nScale: conversion time and memory by rows (24 registers)\n')
@@ -38,8 +44,19 @@ console.log('| meters | points | wall s | bridge CPU s | influxd CPU s | bridge/
 for (const r of push.sweep) {
   console.log(`| ${r.meters}${r.warm ? ' (running bridge)' : ''} | ${r.points} | ${r.wallS.toFixed(2)} | ${r.bridgeCpuS.toFixed(2)} | ${r.influxCpuS.toFixed(2)} | ${(r.bridgeCpuS / r.influxCpuS).toFixed(2)} | ${r.maxRssMB.toFixed(0)} | ${(r.bridgeCpuS * 1e6 / r.points).toFixed(1)} |`)
 }
+if (idle !== undefined) {
+  console.log('\nIdle: CPU and memory of processes measured side by side, scraped every 15 s where they serve\n')
+  console.log('| process | CPU ms/s | RSS MB |\n| --- | ---: | ---: |')
+  for (const r of idle.idle) console.log(`| ${r.name} | ${r.msPerS.toFixed(3)} | ${r.rssMB.toFixed(0)} |`)
+  console.log('\nPer 5-minute interval of 1-second data: one warm push cycle + 300 s idle between cycles\n')
+  console.log('| meters | points | cycle CPU s | influxd CPU s | idle CPU s | total CPU s |\n| ---: | ---: | ---: | ---: | ---: | ---: |')
+  const idleS = idle.idle[3]!.msPerS * 300 / 1000
+  for (const c of idle.cycles) console.log(`| ${c.meters} | ${c.points} | ${c.bridgeCpuS.toFixed(3)} | ${c.influxCpuS.toFixed(3)} | ${idleS.toFixed(3)} | ${(c.bridgeCpuS + idleS).toFixed(3)} |`)
+}
 // npm runs scripts from the package root; this file runs compiled, from .bench-build/.
 const results = join(process.cwd(), 'bench', 'results')
 mkdirSync(results, { recursive: true })
-writeFileSync(join(results, 'latest.json'), JSON.stringify({ machine, figures, conversionSweep: conversion.sweep, pushSweep: push.sweep }, null, 2) + '\n')
-console.log(`\nwritten to bench/results/latest.json in ${((performance.now() - started) / 1000).toFixed(0)} s`)
+// A run of one group does not overwrite the full run's record.
+const resultFile = only === undefined ? 'latest.json' : `latest-${only}.json`
+writeFileSync(join(results, resultFile), JSON.stringify({ machine, figures, conversionSweep: conversion.sweep, pushSweep: push.sweep, idle }, null, 2) + '\n')
+console.log(`\nwritten to bench/results/${resultFile} in ${((performance.now() - started) / 1000).toFixed(0)} s`)

@@ -5,6 +5,8 @@
  *   bare BYTES         a bare Fastify route answering a constant body of BYTES bytes
  *   push URLS_FILE INFLUX_URL [--warm]   one push cycle (after a one-meter warm-up cycle with
  *                      --warm); prints wall time, CPU and peak RSS as JSON
+ *   cycles URLS_FILE INFLUX_URL N   N + 1 push cycles of one running bridge, each of the last
+ *                      5 minutes (the checkpoints are dropped in between); prints each cycle's CPU
  */
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -15,7 +17,7 @@ import { validateConfig } from '../src/config/schema.js'
 import { Simulator } from '../src/simulator/server.js'
 import { silentLogger } from '../src/telemetry/logger.js'
 
-const [mode, a, b] = process.argv.slice(2)
+const [mode, a, b, c] = process.argv.slice(2)
 
 if (mode === 'sim') {
   const urls: string[] = []
@@ -63,6 +65,33 @@ if (mode === 'sim') {
     points: results.reduce((n, r) => n + r.points, 0),
     failed: results.filter((r) => !r.ok).length
   }) + '\n')
+  await bridge.close()
+  process.exit(0)
+} else if (mode === 'cycles') {
+  // A running bridge as `serve --push` makes it: process metrics on, one writer and one client per
+  // meter kept from cycle to cycle.
+  const urls = JSON.parse(readFileSync(a!, 'utf8')) as string[]
+  const bridge = createBridge({
+    config: validateConfig({
+      sensors: urls.map((url, i) => ({ name: `m${i}`, url })),
+      influx: { url: b, database: 'cycles' },
+      push: { interval: '5m', state_file: join(mkdtempSync(join(tmpdir(), 'bench-')), 'state.json') }
+    }),
+    log: silentLogger
+  })
+  const loop = bridge.pushLoop()
+  const cpuSeconds: number[] = []
+  let points = 0
+  for (let i = 0; i <= Number(c); i++) {
+    for (const s of loop.sensors()) bridge.store().delete(s.name)
+    const cpu0 = process.cpuUsage()
+    const results = await loop.runCycle()
+    const cpu = process.cpuUsage(cpu0)
+    cpuSeconds.push((cpu.user + cpu.system) / 1e6)
+    points = results.reduce((n, r) => n + r.points, 0)
+    if (results.some((r) => !r.ok)) throw new Error('a push cycle failed in the benchmark')
+  }
+  process.stdout.write(JSON.stringify({ cpuSeconds, points }) + '\n')
   await bridge.close()
   process.exit(0)
 }

@@ -17,11 +17,17 @@ export interface SelfMetrics {
   pushSkippedTicks: Counter
 }
 
+/** How often the event-loop delay is sampled (ARCHITECTURE.md "Timers"). */
+export const EVENT_LOOP_SAMPLE_MS = 1000
+
 /** Creates the registry; `processMetrics` adds prom-client's default process metrics. */
 export function createSelfMetrics (processMetrics = true): SelfMetrics {
   const registry = new Registry()
   if (processMetrics) {
-    collectDefaultMetrics({ register: registry, prefix: 'egauge_bridge_' })
+    // The event-loop delay monitor is prom-client's only timer. Its default 10 ms resolution wakes
+    // an idle process 100 times a second (about 5 ms of CPU per second, most of what an idle bridge
+    // cost); sampled once a second, a stall still shows in the max and percentiles between scrapes.
+    collectDefaultMetrics({ register: registry, prefix: 'egauge_bridge_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS })
     // These three are gauges named like counters, which promtool rejects; the same counts stay
     // available per type in egauge_bridge_nodejs_active_{handles,requests,resources}.
     for (const name of ['active_handles_total', 'active_requests_total', 'active_resources_total']) {
