@@ -4,12 +4,12 @@
  * answers. The process around it is wired by bridge/ and commands/serve.ts.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import type { ServerAuth } from '../config/schema.js'
 import type { Live } from '../meters/pool.js'
 import { BadRequestError, EgaugeError } from '../model/errors.js'
 import type { SelfMetrics } from '../telemetry/self-metrics.js'
-import { NotFoundError } from './errors.js'
+import { NotFoundError, plainClientError } from './errors.js'
 import { healthRoutes } from './routes/health.js'
 import { metricsRoutes } from './routes/metrics.js'
 import { statusRoutes } from './routes/status.js'
@@ -33,7 +33,13 @@ export function buildApp (opts: AppOptions): FastifyInstance {
     logger: opts.logger ?? false,
     // One line per failed fetch is logged by the meter pool; a line per scrape would drown it.
     logController: new LogController({ disableRequestLogging: true }),
-    return503OnClosing: true
+    return503OnClosing: true,
+    clientErrorHandler: plainClientError,
+    // Errors the router raises before any handler (a URL that does not decode): one plain line
+    // too, without echoing the URL back.
+    frameworkErrors: (err, _req, reply) => {
+      (reply as FastifyReply).code(400).type('text/plain; charset=utf-8').send(err.code === 'FST_ERR_BAD_URL' ? 'malformed URL\n' : 'bad request\n')
+    }
   })
 
   app.addHook('onRequest', async (req, reply) => {

@@ -25,9 +25,13 @@ export interface MetricsParams {
   step?: string | undefined
 }
 
-/** Validates query parameters and negotiates the format; throws BadRequestError. */
-export function parseMetricsRequest (params: MetricsParams, accept: string | undefined): MetricsRequest {
-  const format = params.format === undefined ? negotiate(accept) : params.format
+/**
+ * Validates query parameters and negotiates the format; throws BadRequestError. `fallback` is the
+ * format when the Accept header names none of ours: line protocol on `/metrics/:sensor` (Telegraf
+ * sends no Accept), the Prometheus exposition on `/probe`, as blackbox_exporter answers.
+ */
+export function parseMetricsRequest (params: MetricsParams, accept: string | undefined, fallback: OutputFormat = 'influx'): MetricsRequest {
+  const format = params.format === undefined ? negotiate(accept, fallback) : params.format
   if (format !== 'influx' && format !== 'prometheus' && format !== 'openmetrics') {
     throw new BadRequestError('format must be influx, prometheus or openmetrics')
   }
@@ -52,19 +56,24 @@ export function parseMetricsRequest (params: MetricsParams, accept: string | und
 }
 
 /**
- * Prometheus asks with `Accept: application/openmetrics-text;version=1.0.0,…` and lists
- * `text/plain;version=0.0.4` as a fallback; anything else (curl, Telegraf) gets line protocol.
+ * The format an Accept header asks for, by its q-values (RFC 9110), or `fallback` when it names
+ * none of ours (`*\/*`, curl, no header). What Prometheus sends (copied in the tests from its
+ * sources): 2.x `application/openmetrics-text;version=1.0.0,…;q=0.75,text/plain;version=0.0.4;q=0.5,*\/*;q=0.1`;
+ * 3.x by default OpenMetrics 1.0.0 and 0.0.1, then `text/plain;version=1.0.0;escaping=…` and
+ * `text/plain;version=0.0.4`, with q-values from 0.6 down. The text format 1.0.0 is 0.0.4 with
+ * UTF-8 names allowed; the bridge's names are always legacy names, so it answers both with the
+ * same text, and any `escaping=` scheme leaves them unchanged.
  */
-export function negotiate (accept: string | undefined): OutputFormat {
-  if (accept === undefined) return 'influx'
-  let best: { format: OutputFormat, q: number } = { format: 'influx', q: 0 }
+export function negotiate (accept: string | undefined, fallback: OutputFormat = 'influx'): OutputFormat {
+  if (accept === undefined) return fallback
+  let best: { format: OutputFormat, q: number } = { format: fallback, q: 0 }
   for (const part of accept.split(',')) {
     const [type = '', ...paramParts] = part.split(';').map((s) => s.trim().toLowerCase())
     const params = Object.fromEntries(paramParts.map((p) => p.split('=').map((s) => s.trim())))
     const q = params.q === undefined ? 1 : Number(params.q)
     let format: OutputFormat | undefined
     if (type === 'application/openmetrics-text') format = 'openmetrics'
-    else if (type === 'text/plain' && params.version === '0.0.4') format = 'prometheus'
+    else if (type === 'text/plain' && (params.version === '0.0.4' || params.version === '1.0.0')) format = 'prometheus'
     if (format !== undefined && q > best.q) best = { format, q }
   }
   return best.format

@@ -26,6 +26,8 @@ t.test('promtool accepts every family, a sensor scrape and the self-metrics', as
   const text = await b.app.inject({ method: 'GET', url: '/metrics/b', headers: { accept: 'text/plain;version=0.0.4' } })
   t.equal(text.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8')
   t.equal(promtoolCheck(text.body).status, 0, promtoolCheck(text.body).stderr)
+  const probe = await b.app.inject({ method: 'GET', url: '/probe?target=b' })
+  t.equal(promtoolCheck(probe.body).status, 0, '/probe without Accept: ' + promtoolCheck(probe.body).stderr)
   const self = await b.app.inject({ method: 'GET', url: '/metrics' })
   t.equal(promtoolCheck(self.body).status, 0, promtoolCheck(self.body).stderr)
 })

@@ -20,22 +20,23 @@ const contentTypes: Record<OutputFormat, string> = {
 
 export function metricsRoutes (app: FastifyInstance, opts: AppOptions): void {
   app.get<{ Params: { sensor: string }, Querystring: MetricsParams }>('/metrics/:sensor', async (req, reply) => {
-    return await sensorMetrics(req.params.sensor, req, reply)
+    return await sensorMetrics(req.params.sensor, req, reply, 'influx')
   })
 
   app.get<{ Querystring: MetricsParams & { target?: string } }>('/probe', async (req, reply) => {
     const target = req.query.target
     if (typeof target !== 'string' || target === '') throw new BadRequestError('target is required')
-    return await sensorMetrics(target, req, reply)
+    return await sensorMetrics(target, req, reply, 'prometheus')
   })
 
-  async function sensorMetrics (name: string, req: FastifyRequest<{ Querystring: MetricsParams }>, reply: FastifyReply): Promise<FastifyReply> {
+  /** `fallback`: the format when the request names none (README "HTTP API"). */
+  async function sensorMetrics (name: string, req: FastifyRequest<{ Querystring: MetricsParams }>, reply: FastifyReply, fallback: OutputFormat): Promise<FastifyReply> {
     const { config, pool } = opts.live()
     // The name is only ever a key into the config: no URL, host or path from a request reaches a meter.
     const sensor = pool.sensor(name)
     if (sensor === undefined) throw new NotFoundError('unknown sensor')
     const q = req.query
-    const request = parseMetricsRequest({ format: str(q.format), precision: str(q.precision), window: str(q.window), step: str(q.step) }, req.headers.accept)
+    const request = parseMetricsRequest({ format: str(q.format), precision: str(q.precision), window: str(q.window), step: str(q.step) }, req.headers.accept, fallback)
     const deadline = deadlineMs(sensor.timeoutMs, req.headers['x-prometheus-scrape-timeout-seconds'])
     const body = await pool.body(name, meterRequestFor(request), renderKey(request), deadline, async (answer) => await renderAnswer(sensor, config.influx, answer, request))
     return reply.type(contentTypes[request.format]).send(body)

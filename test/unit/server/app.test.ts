@@ -1,3 +1,4 @@
+import { connect } from 'node:net'
 import t from 'tap'
 import { statusFor } from '../../../src/server/app.js'
 import { deadlineMs, negotiate, parseMetricsRequest } from '../../../src/server/params.js'
@@ -6,7 +7,14 @@ import { testBridge } from '../../helpers/bridge.js'
 import { freePort } from '../../helpers/ports.js'
 
 const NOW = 1_700_000_000
+// What Prometheus sends, built as its scrape code builds it (prometheus/prometheus scrape/scrape.go
+// acceptHeader(), config.ScrapeProtocolsHeaders): 2.x before scrape_protocols (2.42, Debian's) sent
+// one fixed header; 3.x weighs each protocol of scrape_protocols from q=0.6 down (six protocols
+// known, plus one) and adds escaping= to the 1.0.0 text formats.
 const PROMETHEUS_ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1'
+const PROMETHEUS3_ACCEPT = 'application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2'
+// scrape_protocols: [PrometheusText1.0.0], with the underscores escaping scheme.
+const PROMETHEUS3_TEXT1_ACCEPT = 'text/plain;version=1.0.0;escaping=underscores;q=0.6,*/*;q=0.5'
 const SECRETS = ['meter-secret-pw', 'bridge-token-0123456789']
 
 const simA = new Simulator({ seed: 1, clock: () => NOW * 1000, auth: { username: 'owner', password: SECRETS[0]! } })
@@ -61,6 +69,12 @@ t.test('/probe is the same, for multi-target relabelling', async (t) => {
   const probe = await get('/probe?target=b&format=prometheus')
   t.equal(probe.statusCode, 200)
   t.match(probe.body, /egauge_sensor_info\{sensor="b",serial="0x[0-9a-f]+"\} 1/)
+  const plain = await get('/probe?target=b')
+  t.equal(plain.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8', 'no Accept: the Prometheus exposition, as blackbox_exporter answers')
+  t.match(plain.body, /egauge_sensor_info\{sensor="b"/)
+  t.equal((await get('/probe?target=b&format=influx')).headers['content-type'], 'text/plain; charset=utf-8', 'line protocol when asked')
+  const text1 = await get('/metrics/b', { accept: PROMETHEUS3_TEXT1_ACCEPT })
+  t.equal(text1.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8', 'Prometheus 3 asking for text 1.0.0 gets the text format')
   t.equal((await get('/probe')).statusCode, 400)
   t.equal((await get('/probe?target=nope')).statusCode, 404)
 })
@@ -240,6 +254,13 @@ t.test('pure helpers: negotiation, deadline, status mapping', async (t) => {
   t.equal(negotiate('text/plain;version=0.0.4,application/openmetrics-text;q=0.2'), 'prometheus')
   t.equal(negotiate('*/*'), 'influx', 'curl')
   t.equal(negotiate(undefined), 'influx', 'Telegraf sends no Accept')
+  t.equal(negotiate(PROMETHEUS3_ACCEPT), 'openmetrics', 'Prometheus 3 defaults')
+  t.equal(negotiate(PROMETHEUS3_TEXT1_ACCEPT), 'prometheus', 'Prometheus 3, PrometheusText1.0.0 only')
+  t.equal(negotiate('text/plain;version=1.0.0;escaping=values'), 'prometheus', 'every escaping scheme: the names need none')
+  t.equal(negotiate('text/plain'), 'influx', 'a plain text/plain is not the exposition')
+  t.equal(negotiate(undefined, 'prometheus'), 'prometheus', 'a probe answers the exposition by default')
+  t.equal(negotiate('*/*', 'prometheus'), 'prometheus')
+  t.equal(negotiate('application/openmetrics-text;version=1.0.0;q=0.1', 'prometheus'), 'openmetrics', 'but gives what is asked for')
   t.same(parseMetricsRequest({ window: '5m', step: '1m' }, undefined), { format: 'influx', precision: 'ns', window: { seconds: 300, step: 60 } })
   t.equal(deadlineMs(10_000, '10'), 9500)
   t.equal(deadlineMs(2000, '10'), 2000)
@@ -268,4 +289,27 @@ t.test('an internal error is a 500 without details, logged', async (t) => {
   t.equal(r.statusCode, 500)
   t.equal(r.body, 'internal error\n')
   t.match(b.logs(), /"level":50.*secret internals/)
+})
+
+t.test('what the HTTP parser and the router refuse is one plain line too, never JSON', async (t) => {
+  const b = testBridge({ sensors: [{ name: 'a', url: urlA }] })
+  t.teardown(() => b.close())
+  const address = new URL(await b.bridge.listen('127.0.0.1', 0))
+  const raw = async (request: string): Promise<string> => await new Promise((resolve, reject) => {
+    const socket = connect(Number(address.port), address.hostname)
+    let answer = ''
+    socket.on('data', (d) => { answer += d.toString() })
+    socket.on('close', () => resolve(answer))
+    socket.on('error', reject)
+    socket.end(request)
+  })
+  const big = await raw(`GET /metrics/a HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)
+  t.match(big, /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/)
+  t.match(big, /\r\nContent-Type: text\/plain; charset=utf-8\r\n/)
+  t.match(big, /\r\n\r\nrequest headers \(or URL\) too large\n$/)
+  const longUrl = await raw(`GET /metrics/${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`)
+  t.match(longUrl, /^HTTP\/1\.1 431 .*\r\n\r\nrequest headers \(or URL\) too large\n$/s, 'a URL too long for the parser')
+  t.match(await raw('NONSENSE\r\n\r\n'), /^HTTP\/1\.1 400 Bad Request\r\n.*\r\n\r\nmalformed HTTP request\n$/s)
+  const badUrl = await b.app.inject({ method: 'GET', url: '/metrics/%E0%A4%A' })
+  t.same([badUrl.statusCode, badUrl.headers['content-type'], badUrl.body], [400, 'text/plain; charset=utf-8', 'malformed URL\n'], 'the URL is not echoed')
 })
