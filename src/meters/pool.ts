@@ -6,10 +6,10 @@
  * their sources from here.
  */
 import type { Config, SensorConfig } from '../config/schema.js'
-import { EgaugeError } from '../model/errors.js'
+import { EgaugeError, SCRAPE_DEADLINE } from '../model/errors.js'
 import type { MeterAnswer, MeterSource } from '../model/source.js'
 import type { Logger } from '../telemetry/logger.js'
-import type { SelfMetrics } from '../telemetry/self-metrics.js'
+import { exportSensor, type SelfMetrics } from '../telemetry/self-metrics.js'
 import type { StatusBook } from '../telemetry/status-book.js'
 import { redactUrl } from '../util/redact.js'
 import { createMeterSource, type SourceFactory } from './factory.js'
@@ -62,6 +62,7 @@ export class MeterPool {
     for (const sensor of sensors) {
       const source = create(sensor, { onUpstreamRequest: () => this.metrics.upstreamRequests.inc({ sensor: sensor.name }) })
       this.entries.set(sensor.name, { sensor, source, inFlight: new Map(), cache: new Map(), bodies: new Map() })
+      exportSensor(this.metrics, sensor.name)
     }
   }
 
@@ -116,7 +117,17 @@ export class MeterPool {
     } else {
       this.metrics.coalesced.inc()
     }
-    return await withDeadline(shared, deadlineMs, e.sensor.name)
+    // A deadline no shorter than the sensor's timeout is the fetch's own: its timeout answers
+    // first (a little grace keeps the two timers from racing), and counts as EGAUGE_TIMEOUT.
+    const ms = deadlineMs >= e.sensor.timeoutMs ? e.sensor.timeoutMs + DEADLINE_GRACE_MS : deadlineMs
+    try {
+      return await withDeadline(shared, ms, e.sensor.name)
+    } catch (err) {
+      // The caller's deadline (Prometheus's scrape timeout) passed before the meter answered: a
+      // failed scrape like any other, although the shared fetch may still finish for others.
+      if (err instanceof DeadlineExceeded) this.recordFailure(e.sensor, err, deadlineMs, SCRAPE_DEADLINE)
+      throw err
+    }
   }
 
   private async fetch (e: Entry, key: string, request: MeterRequest): Promise<MeterAnswer> {
@@ -160,13 +171,16 @@ export class MeterPool {
     return e === undefined ? 0 : e.cache.size + e.bodies.size
   }
 
-  /** Marks a failed fetch; logs one line with sensor, redacted URL, code, duration. */
-  private recordFailure (sensor: SensorConfig, err: EgaugeError, durationMs: number): void {
+  /**
+   * Marks a failed fetch; logs one line with sensor, redacted URL, code, duration. `reason` is
+   * the counter's label when it is not the error's code.
+   */
+  private recordFailure (sensor: SensorConfig, err: EgaugeError, durationMs: number, reason: string = err.code): void {
     const name = sensor.name
-    const code = err.code ?? 'EGAUGE_ERROR'
-    this.book.fetchFailed(name, code, err.message)
+    const code = err.code
+    this.book.fetchFailed(name, reason, err.message)
     this.metrics.sensorUp.set({ sensor: name }, 0)
-    this.metrics.fetchErrors.inc({ sensor: name, reason: code })
+    this.metrics.fetchErrors.inc({ sensor: name, reason })
     this.log.warn({ sensor: name, url: redactUrl(sensor.url), code, durationMs: Math.round(durationMs) }, err.message)
   }
 
@@ -175,10 +189,15 @@ export class MeterPool {
   }
 }
 
+const DEADLINE_GRACE_MS = 250
+
+/** A caller's deadline passed (an EGAUGE_TIMEOUT to the caller: HTTP 504). */
+class DeadlineExceeded extends EgaugeError {}
+
 async function withDeadline<T> (promise: Promise<T>, ms: number, sensor: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new EgaugeError('EGAUGE_TIMEOUT', sensor, `meter did not answer within ${(ms / 1000).toFixed(1)}s`)), ms)
+    timer = setTimeout(() => reject(new DeadlineExceeded('EGAUGE_TIMEOUT', sensor, `meter did not answer within the scrape deadline of ${(ms / 1000).toFixed(1)}s`)), ms)
   })
   try {
     return await Promise.race([promise, deadline])

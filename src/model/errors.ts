@@ -3,13 +3,13 @@
  * or a full URL: they go to logs, HTTP answers and the status page as they are.
  */
 
-export type EgaugeErrorCode =
-  | 'EGAUGE_TIMEOUT'
-  | 'EGAUGE_UNREACHABLE'
-  | 'EGAUGE_HTTP_STATUS'
-  | 'EGAUGE_AUTH'
-  | 'EGAUGE_TOO_LARGE'
-  | 'EGAUGE_PARSE'
+/** Every reason a meter fetch fails; the self-metrics export a counter for each from start-up. */
+export const EGAUGE_ERROR_CODES = ['EGAUGE_TIMEOUT', 'EGAUGE_UNREACHABLE', 'EGAUGE_HTTP_STATUS', 'EGAUGE_AUTH', 'EGAUGE_TOO_LARGE', 'EGAUGE_PARSE'] as const
+export type EgaugeErrorCode = typeof EGAUGE_ERROR_CODES[number]
+/** The fetch-error reason of a scrape whose deadline passed before the meter answered (its answer is a 504). */
+export const SCRAPE_DEADLINE = 'SCRAPE_DEADLINE'
+/** Every reason counted in `egauge_bridge_fetch_errors_total`. */
+export const FETCH_ERROR_REASONS = [...EGAUGE_ERROR_CODES, SCRAPE_DEADLINE]
 
 /** A failure talking to a meter or reading its answer. */
 export class EgaugeError extends Error {

@@ -6,15 +6,19 @@
  */
 import type { SensorConfig } from '../config/schema.js'
 import type { Live } from '../meters/pool.js'
-import { errorCode } from '../model/errors.js'
+import { EGAUGE_ERROR_CODES, errorCode } from '../model/errors.js'
+import { WRITE_ERROR_CODES } from '../sinks/write-error.js'
 import type { Writer } from '../sinks/writer.js'
 import type { Logger } from '../telemetry/logger.js'
-import type { SelfMetrics } from '../telemetry/self-metrics.js'
+import { exportPushSensor, type SelfMetrics } from '../telemetry/self-metrics.js'
 import { eachLimited } from '../util/limit.js'
 import { sleep } from '../util/sleep.js'
 import type { CheckpointStore } from './checkpoints.js'
 import { shardOf } from './shard.js'
 import { pushRange, type SensorResult } from './sync.js'
+
+/** Why a sensor's push fails: reading the meter, or writing to the database. */
+const PUSH_ERROR_REASONS = [...EGAUGE_ERROR_CODES, ...WRITE_ERROR_CODES]
 
 export interface PushLoopOptions {
   live: () => Live
@@ -85,6 +89,7 @@ export class PushLoop {
     const now = Math.floor(this.now() / 1000)
     const to = Math.floor(now / push.stepSeconds) * push.stepSeconds
     const sensors = this.sensors()
+    for (const sensor of sensors) exportPushSensor(this.opts.metrics, sensor.name, PUSH_ERROR_REASONS)
     const results = await eachLimited(sensors, push.concurrency, async (sensor) => {
       const source = pool.source(sensor.name)!
       const result = await pushRange(sensor, source, { key: sensor.name, from: to - push.intervalMs / 1000, to, step: push.stepSeconds }, {

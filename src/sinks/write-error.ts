@@ -8,7 +8,9 @@ import { errors as undiciErrors } from 'undici'
 /** What to do about a failed write. */
 export type FailureKind = 'rejected' | 'config' | 'retry'
 
-export type WriteErrorCode = 'INFLUX_REJECTED' | 'INFLUX_AUTH' | 'INFLUX_NOT_FOUND' | 'INFLUX_UNAVAILABLE' | 'INFLUX_UNREACHABLE' | 'INFLUX_TIMEOUT'
+/** Every reason a write fails; the self-metrics export a counter for each from start-up. */
+export const WRITE_ERROR_CODES = ['INFLUX_REJECTED', 'INFLUX_AUTH', 'INFLUX_NOT_FOUND', 'INFLUX_UNAVAILABLE', 'INFLUX_UNREACHABLE', 'INFLUX_TIMEOUT'] as const
+export type WriteErrorCode = typeof WRITE_ERROR_CODES[number]
 
 export class WriteError extends Error {
   readonly code: WriteErrorCode

@@ -1,5 +1,7 @@
 /** The bridge's own metrics on `GET /metrics` (README "The bridge's own metrics"), in one registry per process. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { FETCH_ERROR_REASONS } from '../model/errors.js'
+import { VERSION } from '../util/version.js'
 
 export interface SelfMetrics {
   registry: Registry
@@ -35,6 +37,10 @@ export function createSelfMetrics (processMetrics = true): SelfMetrics {
     }
   }
   const registers = [registry]
+  // The info-metric pattern (prometheus/docs "writing exporters"): join it on `instance` to see
+  // which version a series came from.
+  new Gauge({ name: 'egauge_bridge_build_info', help: 'Always 1: the bridge version and the Node.js version running it.', labelNames: ['version', 'node'], registers })
+    .set({ version: VERSION, node: process.version }, 1)
   return {
     registry,
     fetchDuration: new Histogram({
@@ -56,4 +62,36 @@ export function createSelfMetrics (processMetrics = true): SelfMetrics {
     pushLastSuccess: new Gauge({ name: 'egauge_bridge_push_last_success_timestamp_seconds', help: 'When the last push cycle for the sensor succeeded.', labelNames: ['sensor'], registers }),
     pushSkippedTicks: new Counter({ name: 'egauge_bridge_push_skipped_ticks_total', help: 'Push ticks skipped because the previous cycle was still running.', registers })
   }
+}
+
+const exported = new WeakMap<SelfMetrics, { fetch: Set<string>, push: Set<string> }>()
+
+function seen (metrics: SelfMetrics, side: 'fetch' | 'push', name: string): boolean {
+  let sets = exported.get(metrics)
+  if (sets === undefined) exported.set(metrics, sets = { fetch: new Set(), push: new Set() })
+  if (sets[side].has(name)) return true
+  sets[side].add(name)
+  return false
+}
+
+/**
+ * Gives a configured sensor its series the first time the process sees it (start-up, or a reload
+ * that adds it): `sensor_up` 0 until a fetch succeeds, and a fetch-error counter at 0 for every
+ * reason. "No data" then never hides a meter that never answered, and rate() over the counters
+ * works from the first error. Later calls (another reload) change nothing.
+ */
+export function exportSensor (metrics: SelfMetrics, name: string): void {
+  if (seen(metrics, 'fetch', name)) return
+  metrics.sensorUp.set({ sensor: name }, 0)
+  for (const reason of FETCH_ERROR_REASONS) metrics.fetchErrors.inc({ sensor: name, reason }, 0)
+}
+
+/**
+ * The same for push mode: the last success at 0 (the epoch: a staleness alert fires for a sensor
+ * that never succeeded) and a push-error counter at 0 for every `reasons`.
+ */
+export function exportPushSensor (metrics: SelfMetrics, name: string, reasons: readonly string[]): void {
+  if (seen(metrics, 'push', name)) return
+  metrics.pushLastSuccess.set({ sensor: name }, 0)
+  for (const reason of reasons) metrics.pushErrors.inc({ sensor: name, reason }, 0)
 }

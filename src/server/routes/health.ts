@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify'
 import { PROMETHEUS_CONTENT_TYPE } from '../../formats/prometheus.js'
 import type { AppOptions } from '../app.js'
-import { VERSION } from '../version.js'
+import { VERSION } from '../../util/version.js'
 
 export function healthRoutes (app: FastifyInstance, opts: AppOptions): void {
   app.get('/healthz', async (_req, reply) => reply.type('text/plain; charset=utf-8').send('ok\n'))

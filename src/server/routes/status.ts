@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { AppOptions } from '../app.js'
 import { statusPage } from '../status-page.js'
-import { VERSION } from '../version.js'
+import { VERSION } from '../../util/version.js'
 
 export function statusRoutes (app: FastifyInstance, opts: AppOptions): void {
   const now = opts.now ?? Date.now

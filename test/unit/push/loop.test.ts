@@ -90,3 +90,25 @@ t.test('checkpoints that cannot be saved at the end of a cycle: logged, and the 
   t.equal(errors.length, 1)
   t.match(errors[0], { obj: { code: 'ENOENT' }, msg: /cannot save push checkpoints: points since the last save will be written again/ })
 })
+
+t.test('every pushed sensor has its series from the first cycle: last success 0 until one succeeds, each error reason at 0', async (t) => {
+  const sim = new Simulator({ clock: () => NOW * 1000 })
+  const bridge = testBridge({ sensors: [{ name: 'ok', url: await sim.listen() }, { name: 'dead', url: 'http://127.0.0.1:9', timeout: '300ms' }] })
+  t.teardown(async () => { await bridge.close(); await sim.close() })
+  const loop = new PushLoop({
+    live: () => bridge.live,
+    writer: { target: 'x', prepare: async () => {}, write: async () => {}, close: async () => {} },
+    store: CheckpointStore.open(join(mkdtempSync(join(tmpdir(), 's-')), 's.json'), () => {}),
+    metrics: bridge.metrics,
+    log: { info: () => {}, warn: () => {}, error: () => {} },
+    now: () => NOW * 1000
+  })
+  await loop.runCycle()
+  const text = await bridge.metrics.registry.metrics()
+  t.match(text, /^egauge_bridge_push_last_success_timestamp_seconds\{sensor="dead"\} 0$/m, 'a sensor that never succeeded is stale since the epoch')
+  t.match(text, new RegExp(`^egauge_bridge_push_last_success_timestamp_seconds\\{sensor="ok"\\} ${NOW}$`, 'm'))
+  t.match(text, /^egauge_bridge_push_errors_total\{sensor="dead",reason="EGAUGE_UNREACHABLE"\} 1$/m)
+  for (const reason of ['EGAUGE_TIMEOUT', 'EGAUGE_PARSE', 'INFLUX_REJECTED', 'INFLUX_AUTH', 'INFLUX_NOT_FOUND', 'INFLUX_UNAVAILABLE', 'INFLUX_UNREACHABLE', 'INFLUX_TIMEOUT']) {
+    t.match(text, new RegExp(`^egauge_bridge_push_errors_total\\{sensor="ok",reason="${reason}"\\} 0$`, 'm'), reason)
+  }
+})

@@ -131,7 +131,7 @@ t.test('meter faults over real HTTP: 502/504 within the deadline; other sensors 
   simA.fault = { latencyMs: 2000 }
   const scrape = await get('/metrics/a', { 'x-prometheus-scrape-timeout-seconds': '0.7' })
   t.equal(scrape.statusCode, 504)
-  t.equal(scrape.body, 'sensor a: meter did not answer within 0.2s\n', 'Prometheus scrape timeout minus 0.5 s')
+  t.equal(scrape.body, 'sensor a: meter did not answer within the scrape deadline of 0.2s\n', 'Prometheus scrape timeout minus 0.5 s')
   // The shared fetch behind that answer runs on to the sensor's own timeout; later requests would join it.
   await new Promise((resolve) => setTimeout(resolve, 400))
 
@@ -218,6 +218,8 @@ t.test('/metrics (self), /api/sensors, /readyz, the status page', async (t) => {
   }
   t.match(self.body, /egauge_bridge_sensor_up\{sensor="b"\} 1/)
   t.match(self.body, /egauge_bridge_fetch_errors_total\{sensor="a",reason="EGAUGE_TIMEOUT"\} 2/)
+  t.match(self.body, /egauge_bridge_fetch_errors_total\{sensor="b",reason="EGAUGE_PARSE"\} 0/, 'every reason is exported at 0')
+  t.match(self.body, new RegExp(`egauge_bridge_build_info\\{version="\\d+\\.\\d+\\.\\d+[^"]*",node="${process.version}"\\} 1`))
 
   const api = JSON.parse((await get('/api/sensors')).body) as { sensors: Array<{ name: string, state: string, lastError: { code: string } | null, url: string }> }
   t.same(api.sensors.map((s) => [s.name, s.state]), [['a', 'up'], ['b', 'up']])
@@ -312,4 +314,30 @@ t.test('what the HTTP parser and the router refuse is one plain line too, never 
   t.match(await raw('NONSENSE\r\n\r\n'), /^HTTP\/1\.1 400 Bad Request\r\n.*\r\n\r\nmalformed HTTP request\n$/s)
   const badUrl = await b.app.inject({ method: 'GET', url: '/metrics/%E0%A4%A' })
   t.same([badUrl.statusCode, badUrl.headers['content-type'], badUrl.body], [400, 'text/plain; charset=utf-8', 'malformed URL\n'], 'the URL is not echoed')
+})
+
+t.test('self-metrics: every sensor has its series from start-up; a scrape deadline is counted and flips sensor_up', async (t) => {
+  const dead = `http://127.0.0.1:${await freePort()}`
+  const own = testBridge({ sensors: [{ name: 'a', url: urlA, username: 'owner', password: SECRETS[0], timeout: '2s' }, { name: 'dead', url: dead }] })
+  t.teardown(() => own.close())
+  const metrics = async (): Promise<string> => (await own.app.inject({ method: 'GET', url: '/metrics' })).body
+  const before = await metrics()
+  for (const sensor of ['a', 'dead']) {
+    t.match(before, new RegExp(`^egauge_bridge_sensor_up\\{sensor="${sensor}"\\} 0$`, 'm'), `${sensor}: sensor_up 0 before any fetch`)
+    for (const reason of ['EGAUGE_TIMEOUT', 'EGAUGE_UNREACHABLE', 'EGAUGE_HTTP_STATUS', 'EGAUGE_AUTH', 'EGAUGE_TOO_LARGE', 'EGAUGE_PARSE', 'SCRAPE_DEADLINE']) {
+      t.match(before, new RegExp(`^egauge_bridge_fetch_errors_total\\{sensor="${sensor}",reason="${reason}"\\} 0$`, 'm'), `${sensor} ${reason} at 0`)
+    }
+  }
+  t.equal((await own.app.inject({ method: 'GET', url: '/metrics/a' })).statusCode, 200)
+  t.match(await metrics(), /^egauge_bridge_sensor_up\{sensor="a"\} 1$/m)
+  // Prometheus allows 0.7 s; the meter takes 1.5 s: the scrape gets a 504 at 0.2 s.
+  simA.fault = { latencyMs: 1500 }
+  t.teardown(() => { simA.fault = undefined })
+  const scrape = await own.app.inject({ method: 'GET', url: '/metrics/a?window=1m', headers: { 'x-prometheus-scrape-timeout-seconds': '0.7' } })
+  t.equal(scrape.statusCode, 504)
+  const after = await metrics()
+  t.match(after, /^egauge_bridge_sensor_up\{sensor="a"\} 0$/m, 'the failed scrape flips sensor_up')
+  t.match(after, /^egauge_bridge_fetch_errors_total\{sensor="a",reason="SCRAPE_DEADLINE"\} 1$/m)
+  t.match(own.logs(), /"sensor":"a".*"code":"EGAUGE_TIMEOUT".*scrape deadline of 0\.2s/, 'and logged')
+  t.match(JSON.parse((await own.app.inject({ method: 'GET', url: '/api/sensors' })).body).sensors[0].lastError, { code: 'SCRAPE_DEADLINE' })
 })
