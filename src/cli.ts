@@ -6,27 +6,46 @@
 import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { BadRequestError, ConfigError, EgaugeError } from './model/errors.js'
-import { USAGE, UsageError, type Out } from './commands/args.js'
+import { HelpRequested, USAGE, usageLine, UsageError, type Out } from './commands/args.js'
+import { VERSION } from './util/version.js'
 
 /** Runs a command line; resolves to the exit code (serve and simulate resolve on shutdown). */
 export async function main (argv: string[], out: Out, err: Out): Promise<number> {
   try {
-    const [command = 'serve', ...rest] = argv[0]?.startsWith('-') === true ? ['serve', ...argv] : argv
+    const first = argv[0]
+    if (first === '--version' || first === '-V') {
+      out(`egauge-bridge ${VERSION} (Node.js ${process.version})\n`)
+      return 0
+    }
+    if (first === '--help' || first === '-h') {
+      out(USAGE + '\n')
+      return 0
+    }
+    const [command = 'serve', ...rest] = first?.startsWith('-') === true ? ['serve', ...argv] : argv
     // Each command is loaded on demand: check-config need not load Fastify, nor once the simulator.
     switch (command) {
       case 'serve': return await (await import('./commands/serve.js')).serve(rest)
+      case 'push': return await (await import('./commands/push.js')).push(rest, out)
       case 'once': return await (await import('./commands/once.js')).once(rest, out)
       case 'backfill': return await (await import('./commands/backfill.js')).backfill(rest, err)
       case 'check-config': return (await import('./commands/check-config.js')).checkConfig(rest, out)
       case 'migrate-config': return (await import('./commands/migrate-config.js')).migrateConfig(rest, out)
       case 'simulate': return await (await import('./commands/simulate.js')).simulate(rest, err)
-      case 'help': case '--help': out(USAGE + '\n'); return 0
+      case 'help':
+        // `help <command>` is `<command> --help`.
+        if (rest[0] !== undefined && rest[0] !== 'help') return await main([rest[0], '--help'], out, err)
+        out(USAGE + '\n')
+        return 0
       default: throw new UsageError(`unknown command "${command}"`)
     }
   } catch (e) {
+    if (e instanceof HelpRequested) {
+      out(e.text)
+      return 0
+    }
     if (e instanceof UsageError || e instanceof ConfigError || e instanceof BadRequestError) {
       err(`egauge-bridge: ${e.message}\n`)
-      if (e instanceof UsageError) err(USAGE + '\n')
+      if (e instanceof UsageError) err((e.help === undefined ? USAGE : usageLine(e.help)) + '\n')
       return 2
     }
     if (e instanceof EgaugeError) {

@@ -6,7 +6,19 @@ import { ConfigError } from '../model/errors.js'
 import { runBackfill } from '../push/backfill.js'
 import { jsonLineLogger } from '../telemetry/logger.js'
 import { sleep } from '../util/sleep.js'
-import { args, UsageError, type Out } from './args.js'
+import { args, type CommandHelp, UsageError, type Out } from './args.js'
+
+export const HELP: CommandHelp = {
+  usage: 'backfill <sensor…> --from T',
+  summary: 'Writes a past range of each sensor\'s history to InfluxDB, through the same path as push mode, resumable (its own checkpoints), with a progress bar on a terminal.',
+  options: [
+    ['--from T', 'start, ISO 8601 (2024-01-31T00:00:00Z); required'],
+    ['--to T', 'end, ISO 8601 (default: now)'],
+    ['--step S', '1s, 1m, 15m, 1h or 1d (default: push.step)'],
+    ['--config FILE', 'the config file with the influx: block']
+  ],
+  examples: ['egauge-bridge backfill eGauge123 --from 2024-01-01T00:00:00Z --config bridge.yml', 'egauge-bridge backfill m1 m2 --from 2024-06-01T00:00:00Z --to 2024-07-01T00:00:00Z --step 1m']
+}
 
 export async function backfill (argv: string[], err: Out): Promise<number> {
   const { values, positionals } = args(argv, {
@@ -14,16 +26,16 @@ export async function backfill (argv: string[], err: Out): Promise<number> {
     from: { type: 'string' },
     to: { type: 'string' },
     step: { type: 'string' }
-  }, Number.POSITIVE_INFINITY)
-  if (positionals.length === 0) throw new UsageError('backfill needs at least one sensor name')
+  }, Number.POSITIVE_INFINITY, HELP)
+  if (positionals.length === 0) throw new UsageError('backfill needs at least one sensor name', HELP)
   const from = isoTime(values.from as string | undefined, '--from')
   const to = values.to === undefined ? Math.floor(Date.now() / 1000) : isoTime(values.to as string, '--to')
-  if (from >= to) throw new UsageError('--from must be before --to')
+  if (from >= to) throw new UsageError('--from must be before --to', HELP)
   const file = configPath(values.config as string | undefined, process.env)
   if (file === undefined) throw new ConfigError('', 'backfill needs a config file with the database (use --config)')
   const { config } = loadConfigFile(file)
   const step = values.step === undefined ? config.push.stepSeconds : historyStep(values.step as string)
-  if (step === undefined) throw new UsageError(`--step must be one of ${Object.keys(HISTORY_STEPS).join(', ')}`)
+  if (step === undefined) throw new UsageError(`--step must be one of ${Object.keys(HISTORY_STEPS).join(', ')}`, HELP)
   for (const name of positionals) {
     if (config.sensors.find((s) => s.name === name) === undefined) throw new ConfigError('', `unknown sensor "${name}"`)
   }
@@ -59,8 +71,8 @@ export async function backfill (argv: string[], err: Out): Promise<number> {
 }
 
 function isoTime (text: string | undefined, flag: string): number {
-  if (text === undefined) throw new UsageError(`${flag} is required (ISO 8601, like 2024-01-31T00:00:00Z)`)
+  if (text === undefined) throw new UsageError(`${flag} is required (ISO 8601, like 2024-01-31T00:00:00Z)`, HELP)
   const ms = Date.parse(text)
-  if (Number.isNaN(ms)) throw new UsageError(`${flag} "${text}" is not an ISO 8601 time`)
+  if (Number.isNaN(ms)) throw new UsageError(`${flag} "${text}" is not an ISO 8601 time`, HELP)
   return Math.floor(ms / 1000)
 }

@@ -2,12 +2,19 @@
 import { readFileSync } from 'node:fs'
 import { migrateConfigText } from '../config/load.js'
 import { ConfigError, errorCode } from '../model/errors.js'
-import { args, UsageError, type Out } from './args.js'
+import { args, type CommandHelp, UsageError, type Out } from './args.js'
+
+export const HELP: CommandHelp = {
+  usage: 'migrate-config <legacy-file>',
+  summary: 'Prints the 2019 Peper script\'s YAML config as a modern config file with schema: peper, so the series continue unchanged.',
+  options: [],
+  examples: ['egauge-bridge migrate-config config.yaml > egauge-bridge.yml']
+}
 
 export function migrateConfig (argv: string[], out: Out): number {
-  const { positionals } = args(argv, {}, 1)
+  const { positionals } = args(argv, {}, 1, HELP)
   const file = positionals[0]
-  if (file === undefined) throw new UsageError('migrate-config needs the legacy config file')
+  if (file === undefined) throw new UsageError('migrate-config needs the legacy config file', HELP)
   let text: string
   try {
     text = readFileSync(file, 'utf8')

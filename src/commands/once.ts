@@ -5,7 +5,20 @@ import { configPath, loadConfigFile } from '../config/load.js'
 import { renderAnswer } from '../formats/render.js'
 import { ConfigError } from '../model/errors.js'
 import { meterRequestFor, parseMetricsRequest } from '../server/params.js'
-import { args, UsageError, type Out } from './args.js'
+import { args, type CommandHelp, UsageError, type Out } from './args.js'
+
+export const HELP: CommandHelp = {
+  usage: 'once <sensor>',
+  summary: 'Prints what GET /metrics/<sensor> would answer, once, and exits (like telegraf --test). Without a config file, the built-in demo meter is sensor "demo".',
+  options: [
+    ['--config FILE', 'the config file (default: $EGAUGE_BRIDGE_CONFIG, ./egauge-bridge.yml)'],
+    ['--format F', 'influx (default), prometheus or openmetrics'],
+    ['--window D', 'history over a duration (5m, 1h…) instead of current values'],
+    ['--step S', 'with --window: 1s (default), 1m, 15m, 1h or 1d'],
+    ['--precision P', 'line-protocol timestamps: ns (default), us, ms or s']
+  ],
+  examples: ['egauge-bridge once demo', 'egauge-bridge once eGauge123 --config bridge.yml --format prometheus', 'egauge-bridge once eGauge123 --window 5m --step 1s --precision s']
+}
 
 export async function once (argv: string[], out: Out): Promise<number> {
   const { values, positionals } = args(argv, {
@@ -14,9 +27,9 @@ export async function once (argv: string[], out: Out): Promise<number> {
     window: { type: 'string' },
     step: { type: 'string' },
     precision: { type: 'string' }
-  }, 1)
+  }, 1, HELP)
   const name = positionals[0]
-  if (name === undefined) throw new UsageError('once needs a sensor name')
+  if (name === undefined) throw new UsageError('once needs a sensor name', HELP)
   const request = parseMetricsRequest({
     format: (values.format as string | undefined) ?? 'influx',
     precision: values.precision as string | undefined,

@@ -9,7 +9,7 @@ import { configPath, loadConfigFile } from '../config/load.js'
 import { parseListen, type Config } from '../config/schema.js'
 import { parseShard } from '../push/shard.js'
 import type { Simulator } from '../simulator/server.js'
-import { args, UsageError, waitForSignal } from './args.js'
+import { args, type CommandHelp, UsageError, waitForSignal } from './args.js'
 
 export interface RunOptions {
   configFlag: string | undefined
@@ -29,6 +29,19 @@ export interface RunOptions {
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 /** Parses `serve`'s arguments and runs the server. */
+export const HELP: CommandHelp = {
+  usage: 'serve',
+  summary: 'Runs the HTTP server: GET /metrics/<sensor> (line protocol, Prometheus, OpenMetrics), /probe, the bridge\'s own /metrics and the status page; reloads its config on SIGHUP. The default command. Without a config file: a built-in demo meter.',
+  options: [
+    ['--config FILE', 'the config file (default: $EGAUGE_BRIDGE_CONFIG, ./egauge-bridge.yml)'],
+    ['--listen H:P', 'where to listen (default: server.listen, 0.0.0.0:9430)'],
+    ['--push', 'also write every sensor to InfluxDB on the push interval'],
+    ['--shard I/N', 'with --push: only the sensors of shard I of N'],
+    ['--log-level L', 'fatal, error, warn, info (default), debug, trace or silent']
+  ],
+  examples: ['egauge-bridge', 'egauge-bridge serve --config bridge.yml --listen 127.0.0.1:9430', 'egauge-bridge --push --config bridge.yml']
+}
+
 export async function serve (argv: string[]): Promise<number> {
   const { values } = args(argv, {
     config: { type: 'string' },
@@ -36,9 +49,9 @@ export async function serve (argv: string[]): Promise<number> {
     listen: { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
     shard: { type: 'string' }
-  }, 0)
+  }, 0, HELP)
   const logLevel = values['log-level'] as string
-  if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`)
+  if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`, HELP)
   return await runServer({
     shard: values.shard === undefined ? undefined : shardArg(values.shard as string),
     configFlag: values.config as string | undefined,
@@ -53,7 +66,7 @@ function shardArg (text: string): { index: number, count: number } {
   try {
     return parseShard(text)
   } catch (e) {
-    throw new UsageError((e as Error).message)
+    throw new UsageError((e as Error).message, HELP)
   }
 }
 
@@ -61,6 +74,9 @@ function shardArg (text: string): { index: number, count: number } {
 export async function runServer (opts: RunOptions): Promise<number> {
   const file = configPath(opts.configFlag, process.env)
   const loaded = file === undefined ? undefined : loadConfigFile(file)
+  // Checked before the demo meter starts: a usage error must not leave it running (the process
+  // would never exit).
+  const listen = opts.listen === undefined ? undefined : parseListen(opts.listen, '--listen')
   let demo: { simulator: Simulator } | undefined
   let config: Config
   if (loaded === undefined) {
@@ -70,7 +86,7 @@ export async function runServer (opts: RunOptions): Promise<number> {
   } else {
     config = loaded.config
   }
-  const { host, port } = opts.listen === undefined ? config.server : parseListen(opts.listen, '--listen')
+  const { host, port } = listen ?? config.server
 
   const bridge = createBridge({
     config,
@@ -90,7 +106,16 @@ export async function runServer (opts: RunOptions): Promise<number> {
   const onHup = (): void => { bridge.reload().catch(() => {}) }
   process.on('SIGHUP', onHup)
 
-  const address = await bridge.listen(host, port)
+  let address: string
+  try {
+    address = await bridge.listen(host, port)
+  } catch (e) {
+    // A busy port or an address this host does not have: stop what started, so the process exits.
+    process.off('SIGHUP', onHup)
+    await bridge.close()
+    await demo?.simulator.close()
+    throw e
+  }
   log.info({ address, push: opts.push }, 'egauge-bridge listening')
 
   if (opts.push) {

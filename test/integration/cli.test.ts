@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -67,6 +67,52 @@ t.test('usage and configuration errors exit 2 with one line', async (t) => {
     t.equal(r.code, 2, argv.join(' '))
     t.match(r.err.split('\n')[0], message)
   }
+  const bad = await run(['once', 'demo', '--bogus'])
+  t.equal(bad.err, "egauge-bridge: Unknown option '--bogus'\nusage: egauge-bridge once <sensor> [options] (egauge-bridge once --help for more)\n", "one line for the error, one for the command's usage")
+  t.match((await run(['frobnicate'])).err, /^egauge-bridge: unknown command "frobnicate"\nusage: egauge-bridge \[command\] \[options\]\n\ncommands:\n/, 'the program usage for an unknown command')
+})
+
+t.test('--help for the program and every command, --version: exit 0 on stdout', async (t) => {
+  for (const argv of [['--help'], ['-h'], ['help']]) {
+    const r = await run(argv)
+    t.same([r.code, r.err], [0, ''], argv.join(' '))
+    for (const command of ['serve', 'push', 'once', 'backfill', 'check-config', 'migrate-config', 'simulate']) t.match(r.out, new RegExp(`^ {2}${command} +\\S`, 'm'), `${argv.join(' ')} lists ${command}`)
+  }
+  const expected: Record<string, RegExp[]> = {
+    serve: [/^usage: egauge-bridge serve\n/, /--push /, /--shard I\/N /, /--log-level L /, / {2}egauge-bridge --push --config bridge\.yml\n/],
+    push: [/^usage: egauge-bridge push\n/, /--once /, /egauge-bridge push --once --config bridge\.yml/],
+    once: [/^usage: egauge-bridge once <sensor>\n/, /--format F /, /--window D /, /--step S /, /--precision P /, /egauge-bridge once demo\n/],
+    backfill: [/^usage: egauge-bridge backfill <sensor…> --from T\n/, /--from T /, /--to T /],
+    'check-config': [/^usage: egauge-bridge check-config\n/, /--config FILE /],
+    'migrate-config': [/^usage: egauge-bridge migrate-config <legacy-file>\n/],
+    simulate: [/^usage: egauge-bridge simulate\n/, /--name N /, /--control /, /--auth USER:PASS /]
+  }
+  for (const [command, patterns] of Object.entries(expected)) {
+    for (const argv of [[command, '--help'], [command, '-h'], ['help', command]]) {
+      const r = await run(argv)
+      t.same([r.code, r.err], [0, ''], argv.join(' '))
+      for (const p of patterns) t.match(r.out, p, `${argv.join(' ')}: ${p}`)
+      t.match(r.out, /-h, --help +print this help/)
+    }
+  }
+  const v = await run(['--version'])
+  t.same([v.code, v.out], [0, `egauge-bridge ${JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version} (Node.js ${process.version})\n`])
+  t.equal((await run(['-V'])).out, v.out)
+})
+
+t.test('demo mode with a bad --listen or a busy port exits instead of hanging', async (t) => {
+  const bad = await run(['--listen', 'nonsense'])
+  t.equal(bad.code, 2)
+  t.match(bad.err, /^egauge-bridge: --listen: "nonsense" is not host:port\n/)
+  const { createServer } = await import('node:net')
+  const busy = createServer()
+  await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => busy.close())
+  const port = (busy.address() as { port: number }).port
+  const taken = await run(['--listen', `127.0.0.1:${port}`, '--log-level', 'silent'])
+  t.equal(taken.code, 1)
+  t.match(taken.err, /EADDRINUSE/)
+  // If the demo meter were left running, this test file would never end (tap's timeout).
 })
 
 t.test('a meter failure exits 1 with the sensor and the cause', async (t) => {
@@ -132,6 +178,32 @@ t.test('backfill: usage errors, a run to a real InfluxDB, plain progress lines o
   t.equal(failed.code, 1, 'a backfill that could not finish exits 1')
   t.match(failed.err, /"code":"EGAUGE_HTTP_STATUS".*meter answered HTTP 503/)
   t.equal((await run(['backfill', 'm1', '--from', '2023-11-14T00:00:00Z', '--config', join(tmp, 'missing.yml')])).code, 2)
+})
+
+t.test('push --once writes one cycle for every sensor into a real InfluxDB and exits; a failed sensor exits 1', async (t) => {
+  const { startInflux } = await import('../helpers/influxdb.js')
+  const influx = await startInflux()
+  t.teardown(() => influx.stop())
+  const sims = [new Simulator({ seed: 1 }), new Simulator({ seed: 2 })] // the wall clock, like the CLI's
+  const urls = await Promise.all(sims.map(async (s) => await s.listen()))
+  t.teardown(async () => { for (const s of sims) await s.close() })
+  const file = join(tmp, 'push-once.yml')
+  writeFileSync(file, `sensors:\n  - name: p1\n    url: ${urls[0]}\n    registers: [Grid]\n  - name: p2\n    url: ${urls[1]}\n    registers: [Grid]\ninflux:\n  url: ${influx.url}\n  database: once\n  create_database: true\npush:\n  interval: 1m\n  state_file: ${join(tmp, 'push-once.json')}\n`)
+  const r = await run(['push', '--once', '--config', file])
+  t.equal(r.code, 0, r.err)
+  const done = r.out.trim().split('\n').map((l) => JSON.parse(l) as { msg: string, points?: number, failed?: number }).find((l) => l.msg === 'push cycle done')
+  t.match(done, { failed: 0, points: 120 }, 'a minute of 1-second rows for each of two sensors, logged as JSON lines on stdout')
+  const [res] = await influx.query('SELECT count("value") FROM egauge GROUP BY sensor', 'once')
+  t.same(res!.series!.map((s) => [s.tags!.sensor, s.values[0]![1]]), [['p1', 60], ['p2', 60]])
+  const again = await run(['push', '--once', '--config', file])
+  t.equal(again.code, 0, 'the next run resumes from the checkpoints')
+  await sims[1]!.close()
+  // A cycle with no new second has nothing to fetch: let the wall clock pass one.
+  await new Promise((resolve) => setTimeout(resolve, 1100))
+  const failed = await run(['push', '--once', '--config', file])
+  t.equal(failed.code, 1, 'a sensor that could not be written exits 1')
+  t.match(failed.out, /"sensor":"p2".*"code":"EGAUGE_UNREACHABLE"/)
+  t.match((await run(['push', '--once'])).err, /push needs a config file with the database/)
 })
 
 t.test('the built binary: Ctrl-C stops a backfill after a chunk; the same command resumes it', async (t) => {
