@@ -18,7 +18,7 @@ import { startWorker, stop } from './servers.js'
 
 const cli = join(process.cwd(), 'dist', 'cli.js')
 const SCRAPE_EVERY_MS = 15_000
-const SETTLE_MS = 10_000
+const SETTLE_MS = 30_000
 
 /**
  * CPU time of a process, all its threads (V8's compiler and GC threads, libuv's pool), in ms, at

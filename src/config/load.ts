@@ -67,20 +67,37 @@ function parseYamlText (text: string): unknown {
   }
 }
 
-const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g
+/** `${…}` in a string, or `$${…}` (Compose's escape for a literal `${…}`). */
+const ENV_REF = /\$(\$?)\{([^}]*)\}/g
+/** Inside the braces: a name, then optionally the shell's `:-default`, `-default`, `:?message` or `?message`. */
+const ENV_FORM = /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])(.*))?$/s
 const FILE_KEYS = new Set(['password_file', 'token_file', 'bearer_token_file', 'mdp_file'])
 
 /**
- * Replaces `${VAR}` in every string (an unset variable is an error naming the key) and turns
- * `x_file: path` into `x: <file content>` (trailing newline trimmed).
+ * One `${…}` reference, as a POSIX shell and Docker Compose read it: `${VAR}` (an unset variable
+ * is an error naming the key), `${VAR:-default}` (unset or empty → default), `${VAR-default}`
+ * (unset → default), `${VAR:?message}` and `${VAR?message}` (an error with the message). Any
+ * other form is refused rather than left as literal text.
+ */
+function expand (inner: string, path: string, env: NodeJS.ProcessEnv): string {
+  const form = ENV_FORM.exec(inner)
+  if (form === null) throw new ConfigError(path, `\${${inner}} is not a supported reference: use \${VAR}, \${VAR:-default} or \${VAR:?message} (and $\${…} for a literal \${…})`)
+  const [, name, operator, word = ''] = form as unknown as [string, string, string | undefined, string | undefined]
+  const value = env[name]
+  const missing = operator?.startsWith(':') === true ? value === undefined || value === '' : value === undefined
+  if (!missing) return value!
+  if (operator === undefined) throw new ConfigError(path, `environment variable ${name} is not set`)
+  if (operator.endsWith('-')) return word
+  throw new ConfigError(path, `environment variable ${name} is ${value === undefined ? 'not set' : 'empty'}${word === '' ? '' : `: ${word}`}`)
+}
+
+/**
+ * Replaces the `${…}` references of every string (expand()) and turns `x_file: path` into
+ * `x: <file content>` (trailing newline trimmed).
  */
 function substitute (value: unknown, path: string, env: NodeJS.ProcessEnv): unknown {
   if (typeof value === 'string') {
-    return value.replace(ENV_REF, (_, name: string) => {
-      const v = env[name]
-      if (v === undefined) throw new ConfigError(path, `environment variable ${name} is not set`)
-      return v
-    })
+    return value.replace(ENV_REF, (_, escaped: string, inner: string) => escaped === '$' ? `\${${inner}}` : expand(inner, path, env))
   }
   if (Array.isArray(value)) return value.map((v, i) => substitute(v, `${path}[${i}]`, env))
   if (value !== null && typeof value === 'object') {

@@ -153,3 +153,39 @@ t.test('durations, sizes, listen addresses', async (t) => {
   t.same(parseListen('[::1]:80', 'x'), { host: '::1', port: 80 })
   t.throws(() => parseListen('h:70000', 'x'), /is not host:port/)
 })
+
+/* eslint-disable no-template-curly-in-string -- config text with ${…} references, not template literals */
+t.test('${…} references as a shell and Docker Compose read them', async (t) => {
+  const token = (value: string, env: NodeJS.ProcessEnv): unknown => {
+    // retention_policy: a string key that may be empty.
+    const { config } = loadConfigText(`influx:\n  retention_policy: "${value}"\n`, env)
+    return config.influx.retentionPolicy
+  }
+  const cases: Array<[string, NodeJS.ProcessEnv, string]> = [
+    ['${T}', { T: 'set' }, 'set'],
+    ['${T:-fallback}', {}, 'fallback'],
+    ['${T:-fallback}', { T: '' }, 'fallback'],
+    ['${T:-fallback}', { T: 'set' }, 'set'],
+    ['${T-fallback}', { T: '' }, ''],
+    ['${T-fallback}', {}, 'fallback'],
+    ['${T:-}x', {}, 'x'],
+    ['${T:?needed}', { T: 'set' }, 'set'],
+    ['a-$${T}-b', { T: 'set' }, 'a-${T}-b'],
+    ['${A}:${B:-2}', { A: '1' }, '1:2']
+  ]
+  for (const [value, env, expected] of cases) t.equal(token(value, env), expected, `${value} with ${JSON.stringify(env)}`)
+  const errors: Array<[string, NodeJS.ProcessEnv, string]> = [
+    ['${T}', {}, 'influx.retention_policy: environment variable T is not set'],
+    ['${T:?set T to the bridge token}', {}, 'influx.retention_policy: environment variable T is not set: set T to the bridge token'],
+    ['${T:?}', { T: '' }, 'influx.retention_policy: environment variable T is empty'],
+    ['${T?x}', {}, 'influx.retention_policy: environment variable T is not set: x'],
+    ['${T:+alt}', { T: 'a' }, 'influx.retention_policy: ${T:+alt} is not a supported reference: use ${VAR}, ${VAR:-default} or ${VAR:?message} (and $${…} for a literal ${…})'],
+    ['${ T }', {}, 'influx.retention_policy: ${ T } is not a supported reference: use ${VAR}, ${VAR:-default} or ${VAR:?message} (and $${…} for a literal ${…})']
+  ]
+  for (const [value, env, message] of errors) {
+    const err = t.throws(() => token(value, env)) as ConfigError
+    t.equal(err.message, message, value)
+  }
+  t.equal(token('${T?x}', { T: '' }), '', '? without a colon accepts an empty value')
+})
+/* eslint-enable no-template-curly-in-string */
