@@ -204,6 +204,15 @@ t.test('push --once writes one cycle for every sensor into a real InfluxDB and e
   t.equal(failed.code, 1, 'a sensor that could not be written exits 1')
   t.match(failed.out, /"sensor":"p2".*"code":"EGAUGE_UNREACHABLE"/)
   t.match((await run(['push', '--once'])).err, /push needs a config file with the database/)
+  const shard = await run(['push', '--once', '--shard', '0/3', '--config', file])
+  t.equal(shard.code, 2)
+  t.match(shard.err, /^egauge-bridge: --shard must be i\/n/)
+  // Without --once: the loop, until a stop signal (emitted here, so this process keeps running).
+  setTimeout(() => process.emit('SIGTERM', 'SIGTERM'), 500)
+  const loop = await run(['push', '--config', file, '--shard', '1/1'])
+  t.equal(loop.code, 0)
+  t.match(loop.out, /"once":false.*"msg":"push mode on"/)
+  t.match(loop.out, /"signal":"SIGTERM","msg":"shutting down"/)
 })
 
 t.test('the built binary: Ctrl-C stops a backfill after a chunk; the same command resumes it', async (t) => {

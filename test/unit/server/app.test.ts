@@ -341,3 +341,21 @@ t.test('self-metrics: every sensor has its series from start-up; a scrape deadli
   t.match(own.logs(), /"sensor":"a".*"code":"EGAUGE_TIMEOUT".*scrape deadline of 0\.2s/, 'and logged')
   t.match(JSON.parse((await own.app.inject({ method: 'GET', url: '/api/sensors' })).body).sensors[0].lastError, { code: 'SCRAPE_DEADLINE' })
 })
+
+t.test('plainClientError: nothing for a reset or destroyed socket, 408 for a request too slow', async (t) => {
+  const { plainClientError } = await import('../../../src/server/errors.js')
+  const { PassThrough } = await import('node:stream')
+  const answer = (code: string | undefined, destroyed = false): string => {
+    const socket = new PassThrough()
+    let written = ''
+    socket.on('data', (d: Buffer) => { written += d.toString() })
+    socket.on('error', () => {})
+    if (destroyed) socket.destroy()
+    plainClientError(Object.assign(new Error('x'), code === undefined ? {} : { code }), socket)
+    return written + (socket.read() as Buffer | null ?? '').toString()
+  }
+  t.equal(answer('ECONNRESET'), '', 'the client left: nothing to answer')
+  t.equal(answer('HPE_INVALID_METHOD', true), '', 'a destroyed socket: nothing to write')
+  t.match(answer('ERR_HTTP_REQUEST_TIMEOUT'), /^HTTP\/1\.1 408 Request Timeout\r\n.*\r\n\r\nrequest not received in time\n$/s)
+  t.match(answer(undefined), /^HTTP\/1\.1 400 Bad Request\r\n/)
+})
