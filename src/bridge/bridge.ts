@@ -73,6 +73,7 @@ export function createBridge (opts: BridgeOptions): Bridge {
     push: opts.push ?? false,
     logger: opts.logger ?? false,
     ready: opts.ready ?? (() => listening),
+    ...(opts.configFile === undefined ? {} : { reload: async () => await bridge.reload() }),
     ...(opts.now === undefined ? {} : { now: opts.now })
   })
   const log: Logger = opts.log ?? app.log

@@ -25,6 +25,8 @@ export interface AppOptions {
   /** Becomes true once the listener is up. */
   ready?: () => boolean
   now?: () => number
+  /** `POST /-/reload`: reloads the config file (as SIGHUP); absent when there is none (demo). */
+  reload?: () => Promise<boolean>
 }
 
 /** Builds the app; does not listen. */

@@ -42,6 +42,7 @@ export function statusPage (input: StatusPageInput): string {
     return `<tr class="${s.state}">
 <td><strong>${esc(s.name)}</strong><div class="url">${esc(s.url)}</div></td>
 <td><span class="state">${s.state}</span></td>
+<td>${ago(s.lastSuccess, input.now)}</td>
 <td>${ago(s.lastFetch, input.now)}</td>
 <td>${s.lastLatencyMs === undefined ? '—' : `${s.lastLatencyMs} ms`}</td>
 <td class="err">${error}</td>${pushCells}
@@ -78,9 +79,9 @@ footer a { margin-right: .8rem; }
 <h1>egauge-bridge</h1>
 <p class="sub">${input.sensors.length} sensor${input.sensors.length === 1 ? '' : 's'}, ${up} up${input.push ? ', push mode on' : ''}</p>
 <table>
-<thead><tr><th>Sensor</th><th>State</th><th>Last fetch</th><th>Latency</th><th>Last error</th>${input.push ? '<th>Push lag</th><th>Last push</th>' : ''}<th>Metrics</th></tr></thead>
+<thead><tr><th>Sensor</th><th>State</th><th>Last success</th><th>Last attempt</th><th>Latency</th><th>Last error</th>${input.push ? '<th>Push lag</th><th>Last push</th>' : ''}<th>Metrics</th></tr></thead>
 <tbody>
-${rows || `<tr><td colspan="${input.push ? 8 : 6}">No sensors configured.</td></tr>`}
+${rows || `<tr><td colspan="${input.push ? 9 : 7}">No sensors configured.</td></tr>`}
 </tbody>
 </table>
 <footer><a href="api/sensors">api/sensors</a><a href="metrics">bridge metrics</a><a href="readyz">readyz</a> egauge-bridge ${esc(input.version)}</footer>

@@ -23,7 +23,10 @@ export interface SensorStatus {
   name: string
   url: string
   state: 'up' | 'down' | 'unknown'
+  /** Epoch milliseconds of the last fetch, successful or not. */
   lastFetch: number | undefined
+  /** Epoch milliseconds of the last successful fetch. */
+  lastSuccess: number | undefined
   lastLatencyMs: number | undefined
   lastError: ErrorStatus | undefined
   push: PushStatus | undefined
@@ -36,7 +39,7 @@ export class StatusBook {
   constructor (sensors: ReadonlyArray<{ name: string, url: string }>, now: () => number = Date.now) {
     this.now = now
     for (const s of sensors) {
-      this.sensors.set(s.name, { name: s.name, url: redactUrl(s.url), state: 'unknown', lastFetch: undefined, lastLatencyMs: undefined, lastError: undefined, push: undefined })
+      this.sensors.set(s.name, { name: s.name, url: redactUrl(s.url), state: 'unknown', lastFetch: undefined, lastSuccess: undefined, lastLatencyMs: undefined, lastError: undefined, push: undefined })
     }
   }
 
@@ -53,6 +56,7 @@ export class StatusBook {
     if (s === undefined) return
     s.state = 'up'
     s.lastFetch = this.now()
+    s.lastSuccess = s.lastFetch
     s.lastLatencyMs = Math.round(latencyMs)
   }
 

@@ -1,5 +1,6 @@
 /** `GET /api/sensors` (JSON) and `GET /` (the HTML status page drawn from the same data). */
 import type { FastifyInstance } from 'fastify'
+import type { ErrorStatus } from '../../telemetry/status-book.js'
 import type { AppOptions } from '../app.js'
 import { statusPage } from '../status-page.js'
 import { VERSION } from '../../util/version.js'
@@ -7,9 +8,28 @@ import { VERSION } from '../../util/version.js'
 export function statusRoutes (app: FastifyInstance, opts: AppOptions): void {
   const now = opts.now ?? Date.now
 
+  // Every time is an ISO 8601 UTC string or null; durations carry their unit in their name.
   app.get('/api/sensors', async () => {
     const { book } = opts.live()
-    return { push: opts.push, sensors: book.statuses().map((s) => ({ ...s, lastFetch: iso(s.lastFetch), lastError: s.lastError === undefined ? null : { ...s.lastError, at: iso(s.lastError.at) }, push: s.push ?? null })) }
+    return {
+      push: opts.push,
+      sensors: book.statuses().map((s) => ({
+        ...s,
+        lastFetch: iso(s.lastFetch),
+        lastSuccess: iso(s.lastSuccess),
+        lastError: errorJson(s.lastError),
+        push: s.push === undefined
+          ? null
+          : { ...s.push, checkpoint: iso(seconds(s.push.checkpoint)), lastSuccess: iso(seconds(s.push.lastSuccess)), lagSeconds: s.push.lagSeconds ?? null, lastError: errorJson(s.push.lastError) }
+      }))
+    }
+  })
+
+  app.post('/-/reload', async (_req, reply) => {
+    // As blackbox_exporter's: the same reload as SIGHUP, behind the bridge's auth when set.
+    if (opts.reload === undefined) return await reply.code(400).type('text/plain; charset=utf-8').send('nothing to reload: no config file (demo mode)\n')
+    const ok = await opts.reload()
+    return await reply.code(ok ? 200 : 500).type('text/plain; charset=utf-8').send(ok ? 'config reloaded\n' : 'config reload failed: the running config stays (the log says why)\n')
   })
 
   app.get('/', async (_req, reply) => {
@@ -20,4 +40,12 @@ export function statusRoutes (app: FastifyInstance, opts: AppOptions): void {
 
 function iso (ms: number | undefined): string | null {
   return ms === undefined ? null : new Date(ms).toISOString()
+}
+
+function seconds (unix: number | undefined): number | undefined {
+  return unix === undefined ? undefined : unix * 1000
+}
+
+function errorJson (e: ErrorStatus | undefined): { code: string, message: string, at: string | null } | null {
+  return e === undefined ? null : { ...e, at: iso(e.at) }
 }

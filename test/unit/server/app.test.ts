@@ -221,8 +221,11 @@ t.test('/metrics (self), /api/sensors, /readyz, the status page', async (t) => {
   t.match(self.body, /egauge_bridge_fetch_errors_total\{sensor="b",reason="EGAUGE_PARSE"\} 0/, 'every reason is exported at 0')
   t.match(self.body, new RegExp(`egauge_bridge_build_info\\{version="\\d+\\.\\d+\\.\\d+[^"]*",node="${process.version}"\\} 1`))
 
-  const api = JSON.parse((await get('/api/sensors')).body) as { sensors: Array<{ name: string, state: string, lastError: { code: string } | null, url: string }> }
+  const api = JSON.parse((await get('/api/sensors')).body) as { sensors: Array<{ name: string, state: string, lastError: { code: string, at: unknown } | null, url: string, lastFetch: unknown, lastSuccess: unknown }> }
   t.same(api.sensors.map((s) => [s.name, s.state]), [['a', 'up'], ['b', 'up']])
+  const isoTime = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
+  for (const value of [api.sensors[0]!.lastFetch, api.sensors[0]!.lastSuccess, api.sensors[0]!.lastError!.at]) t.match(value, isoTime, 'every time an ISO 8601 UTC string')
+  t.equal(api.sensors[0]!.lastError!.code, 'EGAUGE_TIMEOUT', 'the last error stays beside the last success')
   t.equal(api.sensors[0]!.url, urlA)
   const ready = await get('/readyz')
   t.same(JSON.parse(ready.body), { status: 'ready', sensors: 2, push: false, version: '0.1.0' })
@@ -358,4 +361,30 @@ t.test('plainClientError: nothing for a reset or destroyed socket, 408 for a req
   t.equal(answer('HPE_INVALID_METHOD', true), '', 'a destroyed socket: nothing to write')
   t.match(answer('ERR_HTTP_REQUEST_TIMEOUT'), /^HTTP\/1\.1 408 Request Timeout\r\n.*\r\n\r\nrequest not received in time\n$/s)
   t.match(answer(undefined), /^HTTP\/1\.1 400 Bad Request\r\n/)
+})
+
+t.test('POST /-/reload: the same reload as SIGHUP, behind the bridge auth; a bad file keeps the config', async (t) => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs')
+  const { join } = await import('node:path')
+  const { tmpdir } = await import('node:os')
+  const { loadConfigFile } = await import('../../../src/config/load.js')
+  const file = join(mkdtempSync(join(tmpdir(), 'reload-')), 'bridge.yml')
+  const auth = `server:\n  auth: { bearer_token: "${SECRETS[1]}" }\n`
+  writeFileSync(file, `${auth}sensors:\n  - name: one\n    url: ${urlA}\n`)
+  const { createBridge } = await import('../../../src/bridge/bridge.js')
+  const bridge = createBridge({ config: loadConfigFile(file).config, configFile: file, processMetrics: false, ready: () => true })
+  t.teardown(() => bridge.close())
+  const post = async (headers: Record<string, string> = auth0): Promise<{ statusCode: number, body: string }> => await bridge.app.inject({ method: 'POST', url: '/-/reload', headers }) as never
+  const auth0 = { authorization: `Bearer ${SECRETS[1]}` }
+  t.equal((await post({})).statusCode, 401, 'the bridge auth applies')
+  writeFileSync(file, `${auth}sensors:\n  - name: one\n    url: ${urlA}\n  - name: two\n    url: ${urlB}\n`)
+  t.same(await post().then((r) => [r.statusCode, r.body]), [200, 'config reloaded\n'])
+  t.same(bridge.live().config.sensors.map((s) => s.name), ['one', 'two'])
+  writeFileSync(file, `${auth}sensors: [{ name: broken, url: "not a url" }]\n`)
+  t.same(await post().then((r) => [r.statusCode, r.body]), [500, 'config reload failed: the running config stays (the log says why)\n'])
+  t.same(bridge.live().config.sensors.map((s) => s.name), ['one', 'two'], 'the old config stays')
+  const demo = testBridge({ sensors: [{ name: 'a', url: urlA }] })
+  t.teardown(() => demo.close())
+  const r = await demo.app.inject({ method: 'POST', url: '/-/reload' })
+  t.same([r.statusCode, r.body], [400, 'nothing to reload: no config file (demo mode)\n'])
 })
