@@ -22,6 +22,9 @@ interface Family {
   help: string
   /** Factor from the SI rate to the family's base unit (Ah → coulombs); default 1. */
   scale?: number
+  /** Divisor from the register's unit to the family's (percent → ratio: 100). Divided, not
+   * multiplied by 0.01, so that 4.153 % is exactly 0.04153. */
+  per?: number
 }
 
 /** A gauge family per quantity for the rate, the public metric names (README "Metrics"). */
@@ -33,8 +36,9 @@ const rateFamilies: Record<string, Family> = {
   current: { name: 'egauge_current_amperes', help: 'Current in amperes.' },
   frequency: { name: 'egauge_frequency_hertz', help: 'Line frequency in hertz.' },
   temperature: { name: 'egauge_temperature_celsius', help: 'Temperature in degrees Celsius.' },
-  humidity: { name: 'egauge_relative_humidity_percent', help: 'Relative humidity in percent.' },
-  thd: { name: 'egauge_thd_percent', help: 'Total harmonic distortion in percent.' },
+  // Ratios, not percentages (prometheus/docs naming): the meter's percent over 100.
+  humidity: { name: 'egauge_relative_humidity_ratio', help: 'Relative humidity as a ratio (0-1; the meter reads percent).', per: 100 },
+  thd: { name: 'egauge_thd_ratio', help: 'Total harmonic distortion as a ratio (0.05 is 5 %).', per: 100 },
   irradiance: { name: 'egauge_irradiance_watts_per_square_meter', help: 'Irradiance in watts per square metre.' },
   pressure: { name: 'egauge_pressure_pascals', help: 'Pressure in pascals.' },
   resistance: { name: 'egauge_resistance_ohms', help: 'Electric resistance in ohms.' },
@@ -93,7 +97,7 @@ export async function toExposition (snapshot: Snapshot, opts: ExpositionOptions)
   for (const r of snapshot.readings) {
     if (Number.isFinite(r.rate)) {
       const family = rateFamily(r.quantity)
-      const value = r.rate * (family.scale ?? 1)
+      const value = family.per === undefined ? r.rate * (family.scale ?? 1) : r.rate / family.per
       if (family === unknownFamily) {
         gauge(family.name, family.help, ['sensor', 'register', 'type']).set({ sensor, register: r.register, type: r.type }, value)
       } else {
