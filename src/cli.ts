@@ -27,10 +27,10 @@ export async function main (argv: string[], out: Out, err: Out): Promise<number>
       case 'serve': return await (await import('./commands/serve.js')).serve(rest)
       case 'push': return await (await import('./commands/push.js')).push(rest, out)
       case 'once': return await (await import('./commands/once.js')).once(rest, out)
-      case 'backfill': return await (await import('./commands/backfill.js')).backfill(rest, err)
+      case 'backfill': return await (await import('./commands/backfill.js')).backfill(rest, out, err)
       case 'check-config': return (await import('./commands/check-config.js')).checkConfig(rest, out)
       case 'migrate-config': return (await import('./commands/migrate-config.js')).migrateConfig(rest, out)
-      case 'simulate': return await (await import('./commands/simulate.js')).simulate(rest, err)
+      case 'simulate': return await (await import('./commands/simulate.js')).simulate(rest, out)
       case 'help':
         // `help <command>` is `<command> --help`.
         if (rest[0] !== undefined && rest[0] !== 'help') return await main([rest[0], '--help'], out, err)

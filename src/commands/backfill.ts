@@ -20,7 +20,8 @@ export const HELP: CommandHelp = {
   examples: ['egauge-bridge backfill eGauge123 --from 2024-01-01T00:00:00Z --config bridge.yml', 'egauge-bridge backfill m1 m2 --from 2024-06-01T00:00:00Z --to 2024-07-01T00:00:00Z --step 1m']
 }
 
-export async function backfill (argv: string[], err: Out): Promise<number> {
+/** Logs go to `out` (stdout), the progress bar to `err` (stderr), so either can be redirected alone. */
+export async function backfill (argv: string[], out: Out, err: Out): Promise<number> {
   const { values, positionals } = args(argv, {
     config: { type: 'string' },
     from: { type: 'string' },
@@ -39,7 +40,7 @@ export async function backfill (argv: string[], err: Out): Promise<number> {
   for (const name of positionals) {
     if (config.sensors.find((s) => s.name === name) === undefined) throw new ConfigError('', `unknown sensor "${name}"`)
   }
-  const log = jsonLineLogger(err)
+  const log = jsonLineLogger(out)
   const bridge = createBridge({ config, processMetrics: false, log })
   const controller = new AbortController()
   /* c8 ignore next -- a signal handler: the CLI test sends SIGINT to the built binary */

@@ -1,6 +1,7 @@
 /** `egauge-bridge simulate`: a simulated eGauge meter on its own (for docker compose and demos). */
 import { parseListen } from '../config/schema.js'
 import { Simulator } from '../simulator/server.js'
+import { jsonLineLogger } from '../telemetry/logger.js'
 import { args, type CommandHelp, UsageError, waitForSignal, type Out } from './args.js'
 
 export const HELP: CommandHelp = {
@@ -16,7 +17,7 @@ export const HELP: CommandHelp = {
   examples: ['egauge-bridge simulate --listen 0.0.0.0:8080 --seed 2', 'egauge-bridge simulate --auth owner:secret --control']
 }
 
-export async function simulate (argv: string[], err: Out): Promise<number> {
+export async function simulate (argv: string[], out: Out): Promise<number> {
   const { values } = args(argv, {
     listen: { type: 'string' },
     seed: { type: 'string' },
@@ -36,7 +37,7 @@ export async function simulate (argv: string[], err: Out): Promise<number> {
   }
   const sim = new Simulator({ seed, ...(auth === undefined ? {} : { auth }), control: values.control === true })
   const url = await sim.listen(port, host)
-  err(JSON.stringify({ level: 30, time: Date.now(), msg: 'simulated eGauge meter listening', name: values.name ?? 'egauge-sim', url, seed, auth: auth !== undefined }) + '\n')
+  jsonLineLogger(out).info({ name: values.name ?? 'egauge-sim', url, seed, auth: auth !== undefined }, 'simulated eGauge meter listening')
   await waitForSignal()
   await sim.close()
   return 0

@@ -176,7 +176,7 @@ t.test('backfill: usage errors, a run to a real InfluxDB, plain progress lines o
   const failed = await run(['backfill', 'm1', '--from', iso(to - 3600), '--to', iso(to), '--step', '1m', '--config', file])
   sim.fault = undefined
   t.equal(failed.code, 1, 'a backfill that could not finish exits 1')
-  t.match(failed.err, /"code":"EGAUGE_HTTP_STATUS".*meter answered HTTP 503/)
+  t.match(failed.out, /"code":"EGAUGE_HTTP_STATUS".*meter answered HTTP 503/, 'logs on stdout, the progress bar on stderr')
   t.equal((await run(['backfill', 'm1', '--from', '2023-11-14T00:00:00Z', '--config', join(tmp, 'missing.yml')])).code, 2)
 })
 
@@ -228,18 +228,20 @@ t.test('the built binary: Ctrl-C stops a backfill after a chunk; the same comman
   const argv = ['backfill', 'm1', '--from', new Date((to - 20 * 86_400) * 1000).toISOString(), '--to', new Date(to * 1000).toISOString(), '--step', '1m', '--config', file]
   sim.fault = { latencyMs: 150 } // slow enough to interrupt between chunks
   const bin = new URL('../../dist/cli.js', import.meta.url).pathname
-  const child = spawn(process.execPath, [bin, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(process.execPath, [bin, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
+  let stdout = ''
   child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
   while (!/\d+ points/.test(stderr.split('\n').slice(1).join('\n'))) await new Promise((resolve) => setTimeout(resolve, 20))
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
   child.kill('SIGINT')
   t.equal(await exited, 1)
-  t.match(stderr, /backfill interrupted: run the same command again to resume/)
+  t.match(stdout, /backfill interrupted: run the same command again to resume/, 'the log line on stdout')
   sim.fault = undefined
   const resumed = await run(argv)
   t.equal(resumed.code, 0)
-  t.match(resumed.err, /resuming an interrupted backfill/)
+  t.match(resumed.out, /resuming an interrupted backfill/)
   const [res] = await influx.query('SELECT count("value") FROM egauge', 'sigint')
   t.equal(res!.series![0]!.values[0]![1], 20 * 1440, 'every minute of 20 days, once')
 })
@@ -263,8 +265,8 @@ t.test('check-config and migrate-config', async (t) => {
 
 t.test('the built binary: simulate serves a meter, once reads it, SIGTERM stops it', async (t) => {
   const bin = new URL('../../dist/cli.js', import.meta.url).pathname
-  const sim = spawn(process.execPath, [bin, 'simulate', '--listen', '127.0.0.1:0', '--seed', '4', '--auth', 'owner:pw'], { stdio: ['ignore', 'ignore', 'pipe'] })
-  const line = await new Promise<string>((resolve) => sim.stderr.once('data', (d: Buffer) => resolve(d.toString())))
+  const sim = spawn(process.execPath, [bin, 'simulate', '--listen', '127.0.0.1:0', '--seed', '4', '--auth', 'owner:pw'], { stdio: ['ignore', 'pipe', 'ignore'] })
+  const line = await new Promise<string>((resolve) => sim.stdout.once('data', (d: Buffer) => resolve(d.toString())))
   const url = (JSON.parse(line) as { url: string }).url
   const file = join(tmp, 'sim.yml')
   writeFileSync(file, `sensors:\n  - name: s\n    url: ${url}\n    username: owner\n    password: pw\n`)
