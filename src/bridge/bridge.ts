@@ -121,7 +121,16 @@ export function createBridge (opts: BridgeOptions): Bridge {
       ...(opts.retries === undefined ? {} : { retries: opts.retries })
     })),
     listen: async (host, port) => {
-      const address = await app.listen({ host, port })
+      // Fastify logs "Server listening at …" once per address at info, which duplicates the
+      // bridge's own "egauge-bridge listening" line (with the push mode): quiet it for the call.
+      const level = app.log.level
+      if (level === 'info') app.log.level = 'warn'
+      let address: string
+      try {
+        address = await app.listen({ host, port })
+      } finally {
+        app.log.level = level
+      }
       listening = true
       return address
     },

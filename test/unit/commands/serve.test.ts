@@ -31,6 +31,8 @@ t.test('runServer with no config: demo mode, serves the demo meter, SIGHUP is a 
   t.match(logs, /demo mode, a built-in simulated meter serves as sensor \\"demo\\"/)
   t.match(logs, /SIGHUP in demo mode: nothing to reload/)
   t.match(logs, /"signal":"SIGTERM","msg":"shutting down"/)
+  t.equal(logs.match(/listening/g)?.length, 1, 'one listening line: the bridge\'s, not Fastify\'s "Server listening at" too')
+  t.match(logs, /"address":"http:\/\/127\.0\.0\.1:\d+","push":false,"msg":"egauge-bridge listening"/)
 })
 
 t.test('runServer with a legacy config logs its warnings and listens where the config says', async (t) => {
