@@ -5,6 +5,7 @@
  * dependency in a process that must start fast.
  */
 import { parseArgs } from 'node:util'
+import type { Logger } from '../telemetry/logger.js'
 
 /** One command's help: what `egauge-bridge <command> --help` prints. */
 export interface CommandHelp {
@@ -108,6 +109,11 @@ export function args (argv: string[], options: Record<string, { type: 'string' |
     // parseArgs explains itself at length ("To specify a positional argument starting with a '-'…"): its first sentence is the error.
     throw new UsageError((e as Error).message.split('. ')[0]!.replace(/\.$/, ''), help)
   }
+}
+
+/** Logs what loading a (legacy) config file noticed, one warning per line, naming the file. */
+export function logConfigWarnings (log: Logger, file: string, warnings: readonly string[]): void {
+  for (const w of warnings) log.warn({ config: file }, w)
 }
 
 /** Resolves with the first SIGINT or SIGTERM. */

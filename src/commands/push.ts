@@ -8,7 +8,7 @@ import { configPath, loadConfigFile } from '../config/load.js'
 import { ConfigError } from '../model/errors.js'
 import { parseShard } from '../push/shard.js'
 import { jsonLineLogger } from '../telemetry/logger.js'
-import { args, type CommandHelp, UsageError, waitForSignal, type Out } from './args.js'
+import { args, type CommandHelp, logConfigWarnings, UsageError, waitForSignal, type Out } from './args.js'
 
 export const HELP: CommandHelp = {
   usage: 'push',
@@ -37,7 +37,7 @@ export async function push (argv: string[], out: Out): Promise<number> {
   if (file === undefined) throw new ConfigError('', 'push needs a config file with the database (use --config)')
   const { config, warnings } = loadConfigFile(file)
   const log = jsonLineLogger(out)
-  for (const w of warnings) log.warn({ config: file }, w)
+  logConfigWarnings(log, file, warnings)
   const bridge = createBridge({ config, configFile: file, push: true, shard, log })
   try {
     const loop = bridge.pushLoop()

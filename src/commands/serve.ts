@@ -9,7 +9,7 @@ import { configPath, loadConfigFile } from '../config/load.js'
 import { parseListen, type Config } from '../config/schema.js'
 import { parseShard } from '../push/shard.js'
 import type { Simulator } from '../simulator/server.js'
-import { args, type CommandHelp, UsageError, waitForSignal } from './args.js'
+import { args, type CommandHelp, logConfigWarnings, UsageError, waitForSignal } from './args.js'
 
 export interface RunOptions {
   configFlag: string | undefined
@@ -99,7 +99,7 @@ export async function runServer (opts: RunOptions): Promise<number> {
   if (demo !== undefined) {
     log.info({ sensor: 'demo', url: config.sensors[0]!.url }, 'no config file found: demo mode, a built-in simulated meter serves as sensor "demo"')
   } else {
-    for (const w of loaded!.warnings) log.warn({ config: file }, w)
+    logConfigWarnings(log, file!, loaded!.warnings)
     log.info({ config: file, sensors: config.sensors.length, legacy: loaded!.legacy }, 'config loaded')
   }
 

@@ -388,3 +388,14 @@ t.test('POST /-/reload: the same reload as SIGHUP, behind the bridge auth; a bad
   const r = await demo.app.inject({ method: 'POST', url: '/-/reload' })
   t.same([r.statusCode, r.body], [400, 'nothing to reload: no config file (demo mode)\n'])
 })
+
+t.test('/api/sensors: the push state in the same time format, null where nothing happened yet', async (t) => {
+  const b = testBridge({ sensors: [{ name: 'a', url: urlA }, { name: 'b', url: urlB }] })
+  t.teardown(() => b.close())
+  b.live.book.setPush('a', { checkpoint: 1_700_000_000, lagSeconds: 12, lastSuccess: 1_700_000_010, lastError: { code: 'INFLUX_UNAVAILABLE', message: 'busy', at: 1_700_000_005_000 } })
+  b.live.book.setPush('b', { checkpoint: undefined, lagSeconds: undefined, lastSuccess: undefined, lastError: undefined })
+  const api = JSON.parse((await b.app.inject({ method: 'GET', url: '/api/sensors' })).body) as { sensors: Array<{ push: unknown, lastSuccess: unknown }> }
+  t.same(api.sensors[0]!.push, { checkpoint: '2023-11-14T22:13:20.000Z', lagSeconds: 12, lastSuccess: '2023-11-14T22:13:30.000Z', lastError: { code: 'INFLUX_UNAVAILABLE', message: 'busy', at: '2023-11-14T22:13:25.000Z' } })
+  t.same(api.sensors[1]!.push, { checkpoint: null, lagSeconds: null, lastSuccess: null, lastError: null })
+  t.equal(api.sensors[1]!.lastSuccess, null, 'no fetch has succeeded')
+})
