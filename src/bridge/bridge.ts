@@ -63,6 +63,9 @@ export interface Bridge {
   close: () => Promise<void>
 }
 
+/** The log levels at which Fastify's own listening line would be written. */
+const VERBOSE_LEVELS = new Set(['info', 'debug', 'trace'])
+
 export function createBridge (opts: BridgeOptions): Bridge {
   const metrics = createSelfMetrics(opts.processMetrics ?? true)
   let listening = false
@@ -122,9 +125,10 @@ export function createBridge (opts: BridgeOptions): Bridge {
     })),
     listen: async (host, port) => {
       // Fastify logs "Server listening at …" once per address at info, which duplicates the
-      // bridge's own "egauge-bridge listening" line (with the push mode): quiet it for the call.
+      // bridge's own "egauge-bridge listening" line (with the push mode): quiet it for the call,
+      // whatever the level that lets info through (info, debug, trace).
       const level = app.log.level
-      if (level === 'info') app.log.level = 'warn'
+      if (VERBOSE_LEVELS.has(level)) app.log.level = 'warn'
       let address: string
       try {
         address = await app.listen({ host, port })

@@ -5,6 +5,7 @@
  * dependency in a process that must start fast.
  */
 import { parseArgs } from 'node:util'
+import { parseShard } from '../push/shard.js'
 import type { Logger } from '../telemetry/logger.js'
 
 /** One command's help: what `egauge-bridge <command> --help` prints. */
@@ -108,6 +109,16 @@ export function args (argv: string[], options: Record<string, { type: 'string' |
     if (e instanceof UsageError) throw e
     // parseArgs explains itself at length ("To specify a positional argument starting with a '-'…"): its first sentence is the error.
     throw new UsageError((e as Error).message.split('. ')[0]!.replace(/\.$/, ''), help)
+  }
+}
+
+/** `--shard i/n` (serve --push, push), or undefined when not given; a bad value is a UsageError. */
+export function shardOption (text: string | undefined, help: CommandHelp): { index: number, count: number } | undefined {
+  if (text === undefined) return undefined
+  try {
+    return parseShard(text)
+  } catch (e) {
+    throw new UsageError((e as Error).message, help)
   }
 }
 

@@ -6,9 +6,8 @@
 import { createBridge } from '../bridge/bridge.js'
 import { configPath, loadConfigFile } from '../config/load.js'
 import { ConfigError } from '../model/errors.js'
-import { parseShard } from '../push/shard.js'
 import { jsonLineLogger } from '../telemetry/logger.js'
-import { args, type CommandHelp, logConfigWarnings, UsageError, waitForSignal, type Out } from './args.js'
+import { args, type CommandHelp, logConfigWarnings, shardOption, waitForSignal, type Out } from './args.js'
 
 export const HELP: CommandHelp = {
   usage: 'push',
@@ -27,12 +26,7 @@ export async function push (argv: string[], out: Out): Promise<number> {
     once: { type: 'boolean' },
     shard: { type: 'string' }
   }, 0, HELP)
-  let shard: { index: number, count: number } | undefined
-  try {
-    shard = values.shard === undefined ? undefined : parseShard(values.shard as string)
-  } catch (e) {
-    throw new UsageError((e as Error).message, HELP)
-  }
+  const shard = shardOption(values.shard as string | undefined, HELP)
   const file = configPath(values.config as string | undefined, process.env)
   if (file === undefined) throw new ConfigError('', 'push needs a config file with the database (use --config)')
   const { config, warnings } = loadConfigFile(file)

@@ -7,9 +7,8 @@ import { createBridge } from '../bridge/bridge.js'
 import { startDemo } from '../bridge/demo.js'
 import { configPath, loadConfigFile } from '../config/load.js'
 import { parseListen, type Config } from '../config/schema.js'
-import { parseShard } from '../push/shard.js'
 import type { Simulator } from '../simulator/server.js'
-import { args, type CommandHelp, logConfigWarnings, UsageError, waitForSignal } from './args.js'
+import { args, type CommandHelp, logConfigWarnings, shardOption, UsageError, waitForSignal } from './args.js'
 
 export interface RunOptions {
   configFlag: string | undefined
@@ -28,7 +27,6 @@ export interface RunOptions {
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
-/** Parses `serve`'s arguments and runs the server. */
 export const HELP: CommandHelp = {
   usage: 'serve',
   summary: 'Runs the HTTP server: GET /metrics/<sensor> (line protocol, Prometheus, OpenMetrics), /probe, the bridge\'s own /metrics and the status page; reloads its config on SIGHUP. The default command. Without a config file: a built-in demo meter.',
@@ -42,6 +40,7 @@ export const HELP: CommandHelp = {
   examples: ['egauge-bridge', 'egauge-bridge serve --config bridge.yml --listen 127.0.0.1:9430', 'egauge-bridge --push --config bridge.yml']
 }
 
+/** Parses `serve`'s arguments and runs the server. */
 export async function serve (argv: string[]): Promise<number> {
   const { values } = args(argv, {
     config: { type: 'string' },
@@ -53,21 +52,13 @@ export async function serve (argv: string[]): Promise<number> {
   const logLevel = values['log-level'] as string
   if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`, HELP)
   return await runServer({
-    shard: values.shard === undefined ? undefined : shardArg(values.shard as string),
+    shard: shardOption(values.shard as string | undefined, HELP),
     configFlag: values.config as string | undefined,
     listen: values.listen as string | undefined,
     logLevel,
     push: values.push === true,
     waitForSignal
   })
-}
-
-function shardArg (text: string): { index: number, count: number } {
-  try {
-    return parseShard(text)
-  } catch (e) {
-    throw new UsageError((e as Error).message, HELP)
-  }
 }
 
 /** Runs until a stop signal; resolves to the exit code. Throws ConfigError at start-up. */

@@ -20,7 +20,7 @@ export function statusRoutes (app: FastifyInstance, opts: AppOptions): void {
         lastError: errorJson(s.lastError),
         push: s.push === undefined
           ? null
-          : { ...s.push, checkpoint: iso(seconds(s.push.checkpoint)), lastSuccess: iso(seconds(s.push.lastSuccess)), lagSeconds: s.push.lagSeconds ?? null, lastError: errorJson(s.push.lastError) }
+          : { ...s.push, checkpoint: iso(unixSecondsToMs(s.push.checkpoint)), lastSuccess: iso(unixSecondsToMs(s.push.lastSuccess)), lagSeconds: s.push.lagSeconds ?? null, lastError: errorJson(s.push.lastError) }
       }))
     }
   })
@@ -42,7 +42,7 @@ function iso (ms: number | undefined): string | null {
   return ms === undefined ? null : new Date(ms).toISOString()
 }
 
-function seconds (unix: number | undefined): number | undefined {
+function unixSecondsToMs (unix: number | undefined): number | undefined {
   return unix === undefined ? undefined : unix * 1000
 }
 
