@@ -4,6 +4,7 @@
  * one clear line on stderr. Dispatch only: each command lives in commands/, with its own tests.
  */
 import { realpathSync } from 'node:fs'
+import nodeModule from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { BadRequestError, ConfigError, EgaugeError } from './model/errors.js'
 import { HelpRequested, USAGE, usageLine, UsageError, type Out } from './commands/args.js'
@@ -58,6 +59,16 @@ export async function main (argv: string[], out: Out, err: Out): Promise<number>
 }
 
 /* c8 ignore start -- process entry: runs only as the binary, which tests spawn from dist/ */
+/**
+ * Node ≥ 22.1 keeps the compiled code of every module it loads in a cache directory (the
+ * system's temporary one unless NODE_COMPILE_CACHE says otherwise; NODE_DISABLE_COMPILE_CACHE=1
+ * turns it off), which cuts the start-up CPU by about a third. The commands are imported after
+ * this call, so nearly everything benefits. Node 20 has no such cache.
+ */
+function enableCompileCache (): void {
+  (nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.()
+}
+
 function isEntryPoint (): boolean {
   try {
     return process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)
@@ -67,6 +78,7 @@ function isEntryPoint (): boolean {
 }
 
 if (isEntryPoint()) {
+  enableCompileCache()
   main(process.argv.slice(2), (t) => process.stdout.write(t), (t) => process.stderr.write(t)).then((code) => { process.exitCode = code }, () => { process.exitCode = 1 })
 }
 /* c8 ignore stop */

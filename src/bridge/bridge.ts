@@ -13,7 +13,7 @@ import { CheckpointStore } from '../push/checkpoints.js'
 import { PushLoop } from '../push/loop.js'
 import { buildApp } from '../server/app.js'
 import { createWriter, type Writer } from '../sinks/writer.js'
-import type { Logger } from '../telemetry/logger.js'
+import { silentLogger, type Logger } from '../telemetry/logger.js'
 import { createSelfMetrics, type SelfMetrics } from '../telemetry/self-metrics.js'
 import { StatusBook } from '../telemetry/status-book.js'
 
@@ -70,7 +70,10 @@ export function createBridge (opts: BridgeOptions): Bridge {
   const metrics = createSelfMetrics(opts.processMetrics ?? true)
   let listening = false
   let live: Live | undefined
-  const app = buildApp({
+  // The app (and Fastify with it) is built on first use: once, push --once and backfill never
+  // listen, and loading Fastify is most of a small machine's start-up (#17).
+  let app: FastifyInstance | undefined
+  const theApp = (): FastifyInstance => (app ??= buildApp({
     live: () => live!,
     metrics,
     push: opts.push ?? false,
@@ -78,8 +81,8 @@ export function createBridge (opts: BridgeOptions): Bridge {
     ready: opts.ready ?? (() => listening),
     ...(opts.configFile === undefined ? {} : { reload: async () => await bridge.reload() }),
     ...(opts.now === undefined ? {} : { now: opts.now })
-  })
-  const log: Logger = opts.log ?? app.log
+  }))
+  const log: Logger = opts.log ?? (opts.logger === undefined || opts.logger === false ? silentLogger : theApp().log)
   const newLive = (config: Config): Live => {
     const book = new StatusBook(config.sensors, opts.now)
     const pool = new MeterPool(config.sensors, {
@@ -105,7 +108,7 @@ export function createBridge (opts: BridgeOptions): Bridge {
   let store: CheckpointStore | undefined
   let loop: PushLoop | undefined
   const bridge: Bridge = {
-    app,
+    get app () { return theApp() },
     metrics,
     log,
     live: () => live!,
@@ -127,13 +130,14 @@ export function createBridge (opts: BridgeOptions): Bridge {
       // Fastify logs "Server listening at …" once per address at info, which duplicates the
       // bridge's own "egauge-bridge listening" line (with the push mode): quiet it for the call,
       // whatever the level that lets info through (info, debug, trace).
-      const level = app.log.level
-      if (VERBOSE_LEVELS.has(level)) app.log.level = 'warn'
+      const server = theApp()
+      const level = server.log.level
+      if (VERBOSE_LEVELS.has(level)) server.log.level = 'warn'
       let address: string
       try {
-        address = await app.listen({ host, port })
+        address = await server.listen({ host, port })
       } finally {
-        app.log.level = level
+        server.log.level = level
       }
       listening = true
       return address
@@ -161,7 +165,7 @@ export function createBridge (opts: BridgeOptions): Bridge {
     close: async () => {
       if (loop !== undefined) await loop.stop(10_000)
       await writer?.close()
-      await app.close()
+      await app?.close()
       await live!.pool.close()
     }
   }

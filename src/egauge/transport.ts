@@ -6,11 +6,14 @@
  * secret and no query string.
  */
 import { isAscii } from 'node:buffer'
-import { Pool, errors as undiciErrors } from 'undici'
+import type { Pool } from 'undici'
 import type { SensorConfig } from '../config/schema.js'
 import { EgaugeError } from '../model/errors.js'
 import type { SourceCounters } from '../model/source.js'
+import { lazyRequire } from '../util/lazy.js'
 import { digestAuthorization, parseDigestChallenge, type DigestChallenge } from './digest.js'
+
+const undici = lazyRequire<typeof import('undici')>('undici')
 
 /** Never more than this many requests in flight per meter (ARCHITECTURE.md, "The meter side"). */
 export const MAX_IN_FLIGHT = 2
@@ -24,18 +27,28 @@ export interface TransportAnswer {
 /** One meter's connections. Call close() when the sensor goes away. */
 export class MeterTransport {
   readonly sensor: SensorConfig
-  private readonly pool: Pool
+  private pool: Pool | undefined
+  private readonly origin: string
   private readonly basePath: string
   private readonly counters: SourceCounters
   private digest: { challenge: DigestChallenge, nc: number } | undefined
   private basic = false
+  private closed = false
 
   constructor (sensor: SensorConfig, counters: SourceCounters = {}) {
     this.sensor = sensor
     this.counters = counters
     const url = new URL(sensor.url)
+    this.origin = url.origin
     this.basePath = url.pathname.replace(/\/+$/, '')
-    this.pool = new Pool(url.origin, {
+  }
+
+  /** Made on the first request, so that a bridge that has fetched nothing has not loaded undici. */
+  private connections (): Pool {
+    // A closed transport stays closed, as undici's own pool does (a fetch after close fails).
+    if (this.closed) throw new (undici().errors.ClientClosedError)()
+    const sensor = this.sensor
+    return (this.pool ??= new (undici().Pool)(this.origin, {
       connections: MAX_IN_FLIGHT,
       pipelining: 1,
       headersTimeout: sensor.timeoutMs,
@@ -46,11 +59,12 @@ export class MeterTransport {
         // EG30xx meters only speak TLS 1.0, which OpenSSL 3 refuses at its default security level.
         ...(sensor.tlsLegacy ? { minVersion: 'TLSv1' as const, ciphers: 'DEFAULT@SECLEVEL=0' } : {})
       }
-    })
+    }))
   }
 
   async close (): Promise<void> {
-    await this.pool.close()
+    this.closed = true
+    await this.pool?.close()
   }
 
   /** GETs a path below the sensor's URL within its timeout. Throws EgaugeError. */
@@ -97,7 +111,7 @@ export class MeterTransport {
     const headers: Record<string, string> = { accept: 'text/xml, application/xml;q=0.9, */*;q=0.1' }
     const authorization = this.authorization(target)
     if (authorization !== undefined) headers.authorization = authorization
-    return await this.pool.request({ path: target, method: 'GET', headers, signal })
+    return await this.connections().request({ path: target, method: 'GET', headers, signal })
   }
 
   /** Remembers how to authenticate from a 401 challenge; false if it cannot be answered. */
@@ -150,6 +164,7 @@ export class MeterTransport {
   private classify (err: unknown, signal: AbortSignal, elapsedMs: number): EgaugeError {
     if (err instanceof EgaugeError) return err
     const name = this.sensor.name
+    const undiciErrors = undici().errors
     if (signal.aborted || err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError ||
         err instanceof undiciErrors.ConnectTimeoutError) {
       return new EgaugeError('EGAUGE_TIMEOUT', name, `meter did not answer within ${(Math.min(elapsedMs, this.sensor.timeoutMs) / 1000).toFixed(1)}s`)

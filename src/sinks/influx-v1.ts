@@ -1,14 +1,18 @@
 /** InfluxDB 1.x: `POST /write?db=&rp=&precision=s` with undici, and `CREATE DATABASE` when configured. */
-import { Pool } from 'undici'
+import type { Pool } from 'undici'
 import type { InfluxConfig } from '../config/schema.js'
+import { lazyRequire } from '../util/lazy.js'
 import { redactUrl } from '../util/redact.js'
 import { networkError, serverMessage, statusError, WriteError } from './write-error.js'
 import type { Writer } from './writer.js'
 
+const undici = lazyRequire<typeof import('undici')>('undici')
+
 export class InfluxV1Writer implements Writer {
   readonly target: string
   private readonly config: InfluxConfig
-  private readonly pool: Pool
+  private pool: Pool | undefined
+  private readonly origin: string
   private readonly basePath: string
   private prepared = false
 
@@ -17,7 +21,12 @@ export class InfluxV1Writer implements Writer {
     const url = new URL(config.url)
     this.target = `${redactUrl(config.url)} database ${config.database}`
     this.basePath = url.pathname.replace(/\/+$/, '')
-    this.pool = new Pool(url.origin, { connections: 4, headersTimeout: config.timeoutMs, bodyTimeout: config.timeoutMs })
+    this.origin = url.origin
+  }
+
+  /** Made on the first write, so that a bridge that has written nothing has not loaded undici. */
+  private connections (): Pool {
+    return (this.pool ??= new (undici().Pool)(this.origin, { connections: 4, headersTimeout: this.config.timeoutMs, bodyTimeout: this.config.timeoutMs }))
   }
 
   async prepare (signal?: AbortSignal): Promise<void> {
@@ -42,7 +51,7 @@ export class InfluxV1Writer implements Writer {
     const timeout = AbortSignal.timeout(this.config.timeoutMs)
     let res
     try {
-      res = await this.pool.request({ path: this.basePath + path, method: 'POST', headers, body, signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]) })
+      res = await this.connections().request({ path: this.basePath + path, method: 'POST', headers, body, signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]) })
     } catch (err) {
       throw networkError(err, timeout.aborted)
     }
@@ -57,6 +66,6 @@ export class InfluxV1Writer implements Writer {
   }
 
   async close (): Promise<void> {
-    await this.pool.close()
+    await this.pool?.close()
   }
 }

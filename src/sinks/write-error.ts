@@ -3,7 +3,9 @@
  * database refuses the data (skip the batch), the configuration is wrong (keep the checkpoint and
  * say so), or try again later (keep the checkpoint, back off). The one table of InfluxDB answers.
  */
-import { errors as undiciErrors } from 'undici'
+import { lazyRequire } from '../util/lazy.js'
+
+const undici = lazyRequire<typeof import('undici')>('undici')
 
 /** What to do about a failed write. */
 export type FailureKind = 'rejected' | 'config' | 'retry'
@@ -58,6 +60,7 @@ export function serverMessage (body: string): string {
 
 /** The error for a request that got no answer. Pure. */
 export function networkError (err: unknown, timedOut: boolean): WriteError {
+  const undiciErrors = undici().errors
   if (timedOut || err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
     return new WriteError('INFLUX_TIMEOUT', 'InfluxDB did not answer in time')
   }

@@ -399,3 +399,18 @@ t.test('/api/sensors: the push state in the same time format, null where nothing
   t.same(api.sensors[1]!.push, { checkpoint: null, lagSeconds: null, lastSuccess: null, lastError: null })
   t.equal(api.sensors[1]!.lastSuccess, null, 'no fetch has succeeded')
 })
+
+t.test('a route with a schema still validates and serializes: Fastify\'s compilers load on first use', async (t) => {
+  const b = testBridge({ sensors: [{ name: 'x', url: urlB }] })
+  t.teardown(() => b.close())
+  b.app.get('/typed', {
+    schema: {
+      querystring: { type: 'object', properties: { n: { type: 'integer' } }, required: ['n'] },
+      response: { 200: { type: 'object', properties: { n: { type: 'integer' } } } }
+    }
+  }, async (req) => ({ n: (req.query as { n: number }).n, dropped: 'by the serializer' }))
+  const ok = await b.app.inject({ method: 'GET', url: '/typed?n=3' })
+  t.equal(ok.statusCode, 200)
+  t.same(JSON.parse(ok.body), { n: 3 }, 'coerced by Ajv, shaped by fast-json-stringify')
+  t.equal((await b.app.inject({ method: 'GET', url: '/typed' })).statusCode, 400)
+})

@@ -1,0 +1,51 @@
+/**
+ * What start-up loads (#17): the built modules in a fresh Node process, without the test runner's
+ * own imports, so that a static import of Fastify, undici or the InfluxDB client in the wrong
+ * place fails here. Each library is loaded on first use instead (src/util/lazy.ts).
+ */
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import t from 'tap'
+import { Simulator } from '../../src/simulator/server.js'
+
+const dist = new URL('../../dist/', import.meta.url).href
+
+// Prints, after each step, which of the heavy packages are in the CommonJS module cache (where
+// both require() and an ESM import of a CommonJS package register it).
+const script = (meterUrl: string, influx: object): string => `
+import { createRequire } from 'node:module'
+import { createBridge } from '${dist}bridge/bridge.js'
+import { validateConfig } from '${dist}config/schema.js'
+const cache = createRequire(import.meta.url).cache
+const loaded = () => ['fastify', 'undici', '@influxdata/influxdb-client', '@fastify/ajv-compiler'].filter((p) => Object.keys(cache).some((f) => f.includes('/node_modules/' + p + '/')))
+const steps = {}
+const bridge = createBridge({ config: validateConfig({ sensors: [{ name: 'm', url: '${meterUrl}' }], influx: ${JSON.stringify(influx)} }), processMetrics: false })
+steps.created = loaded()
+await bridge.live().pool.answer('m', { kind: 'current' }, 5000)
+steps.fetched = loaded()
+await bridge.writer().write('m v=1 1').catch(() => {})
+steps.written = loaded()
+await bridge.app.ready()
+steps.app = loaded()
+await bridge.close()
+console.log(JSON.stringify(steps))
+`
+
+t.test('a new bridge loads neither Fastify nor undici nor the InfluxDB client until it needs them', async (t) => {
+  const sim = new Simulator({ seed: 1 })
+  const meterUrl = await sim.listen()
+  t.teardown(() => sim.close())
+  const run = async (influx: object): Promise<unknown> => JSON.parse((await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script(meterUrl, influx)])).stdout)
+  t.same(await run({ url: 'http://127.0.0.1:9', database: 'x', timeout: '200ms' }), {
+    created: [],
+    fetched: ['undici'],
+    written: ['undici'],
+    app: ['fastify', 'undici']
+  }, 'InfluxDB 1.x writes with undici; the app needs no schema compiler')
+  t.same(await run({ version: 2, url: 'http://127.0.0.1:9', org: 'o', bucket: 'b', token: 't', timeout: '200ms' }), {
+    created: [],
+    fetched: ['undici'],
+    written: ['undici', '@influxdata/influxdb-client'],
+    app: ['fastify', 'undici', '@influxdata/influxdb-client']
+  }, 'InfluxDB 2.x writes with its client')
+})
