@@ -16,11 +16,14 @@ import { createWriter, type Writer } from '../sinks/writer.js'
 import { silentLogger, type Logger } from '../telemetry/logger.js'
 import { createSelfMetrics, type SelfMetrics } from '../telemetry/self-metrics.js'
 import { StatusBook } from '../telemetry/status-book.js'
+import { VERSION } from '../util/version.js'
 
 export interface BridgeOptions {
   config: Config
   /** Where the config came from; reload() reads it again. Without it there is nothing to reload. */
   configFile?: string
+  /** Demo mode (no config file): the status page says so. */
+  demo?: boolean
   /** Push mode: shown on the status page; startPush() runs the loop. */
   push?: boolean
   /** `--shard i/n`: push only the sensors whose name hashes to shard i of n. */
@@ -68,6 +71,8 @@ const VERBOSE_LEVELS = new Set(['info', 'debug', 'trace'])
 
 export function createBridge (opts: BridgeOptions): Bridge {
   const metrics = createSelfMetrics(opts.processMetrics ?? true)
+  const startedAt = (opts.now ?? Date.now)()
+  let lastReload: { at: number, ok: boolean } | undefined
   let listening = false
   let live: Live | undefined
   // The app (and Fastify with it) is built on first use: once, push --once and backfill never
@@ -80,7 +85,23 @@ export function createBridge (opts: BridgeOptions): Bridge {
     logger: opts.logger ?? false,
     ready: opts.ready ?? (() => listening),
     ...(opts.configFile === undefined ? {} : { reload: async () => await bridge.reload() }),
-    ...(opts.now === undefined ? {} : { now: opts.now })
+    ...(opts.now === undefined ? {} : { now: opts.now }),
+    info: () => ({
+      version: VERSION,
+      startedAt,
+      configFile: opts.configFile,
+      demo: opts.demo ?? false,
+      lastReload,
+      push: opts.push !== true
+        ? undefined
+        : {
+            target: bridge.writer().target,
+            intervalMs: opts.config.push.intervalMs,
+            stepSeconds: opts.config.push.stepSeconds,
+            lastCycle: loop?.lastCycle,
+            nextCycleAt: loop?.nextCycleAt
+          }
+    })
   }))
   const log: Logger = opts.log ?? (opts.logger === undefined || opts.logger === false ? silentLogger : theApp().log)
   const newLive = (config: Config): Live => {
@@ -154,10 +175,12 @@ export function createBridge (opts: BridgeOptions): Bridge {
         live = newLive(next.config)
         configLoaded()
         log.info({ config: file, sensors: next.config.sensors.length }, 'config reloaded')
+        lastReload = { at: (opts.now ?? Date.now)(), ok: true }
         await old.pool.close()
         return true
       } catch (err) {
         metrics.configReloadOk.set(0)
+        lastReload = { at: (opts.now ?? Date.now)(), ok: false }
         log.error({ config: file, code: (err as { code?: string }).code }, `config reload failed, keeping the previous config: ${(err as Error).message}`)
         return false
       }

@@ -81,7 +81,7 @@ export async function runServer (opts: RunOptions): Promise<number> {
 
   const bridge = createBridge({
     config,
-    ...(file === undefined ? {} : { configFile: file }),
+    ...(file === undefined ? { demo: true } : { configFile: file }),
     push: opts.push,
     shard: opts.shard,
     logger: { level: opts.logLevel, ...(opts.logStream === undefined ? {} : { stream: opts.logStream }) }

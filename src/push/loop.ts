@@ -34,7 +34,21 @@ export interface PushLoopOptions {
   retries?: number
 }
 
+/** What the status page shows of the latest cycle. */
+export interface CycleSummary {
+  /** Epoch milliseconds when it started. */
+  at: number
+  durationMs: number
+  sensors: number
+  failed: number
+  points: number
+}
+
 export class PushLoop {
+  /** The latest finished cycle, if any. */
+  lastCycle: CycleSummary | undefined
+  /** Epoch milliseconds of the next scheduled tick, while the loop runs. */
+  nextCycleAt: number | undefined
   private readonly opts: PushLoopOptions
   private readonly now: () => number
   private timer: { cancel: () => void } | undefined
@@ -79,14 +93,17 @@ export class PushLoop {
       return { cancel: () => clearTimeout(t) }
     })
     // Recomputed from the clock at every tick: timer lateness never accumulates into drift.
-    this.timer = setTimer(() => this.tick(), this.nextTickDelay())
+    const delay = this.nextTickDelay()
+    this.nextCycleAt = this.now() + delay
+    this.timer = setTimer(() => this.tick(), delay)
   }
 
   /** One cycle over this instance's sensors. Never throws. */
   async runCycle (): Promise<SensorResult[]> {
     const { config, pool } = this.opts.live()
     const { push } = config
-    const now = Math.floor(this.now() / 1000)
+    const startedAt = this.now()
+    const now = Math.floor(startedAt / 1000)
     const to = Math.floor(now / push.stepSeconds) * push.stepSeconds
     const sensors = this.sensors()
     for (const sensor of sensors) exportPushSensor(this.opts.metrics, sensor.name, PUSH_ERROR_REASONS)
@@ -107,7 +124,9 @@ export class PushLoop {
     })
     this.saveCheckpoints()
     const failed = results.filter((r) => !r.ok).length
-    this.opts.log.info({ sensors: results.length, failed, points: results.reduce((n, r) => n + r.points, 0) }, 'push cycle done')
+    const points = results.reduce((n, r) => n + r.points, 0)
+    this.lastCycle = { at: startedAt, durationMs: Math.max(0, this.now() - startedAt), sensors: results.length, failed, points }
+    this.opts.log.info({ sensors: results.length, failed, points }, 'push cycle done')
     return results
   }
 
@@ -131,7 +150,8 @@ export class PushLoop {
       checkpoint: result.checkpoint,
       lagSeconds: lag,
       lastSuccess: result.ok ? now : previous?.lastSuccess,
-      lastError: result.error === undefined ? undefined : { ...result.error, at: now * 1000 }
+      lastError: result.error === undefined ? undefined : { ...result.error, at: now * 1000 },
+      lastPoints: result.points
     })
   }
 
@@ -142,6 +162,7 @@ export class PushLoop {
   async stop (graceMs = 10_000): Promise<void> {
     this.stopped = true
     this.timer?.cancel()
+    this.nextCycleAt = undefined
     const running = this.running
     if (running === undefined) return
     let timer: NodeJS.Timeout | undefined

@@ -12,6 +12,7 @@ import { BadRequestError, EgaugeError } from '../model/errors.js'
 import type { SelfMetrics } from '../telemetry/self-metrics.js'
 import { lazyRequire } from '../util/lazy.js'
 import { NotFoundError, plainClientError } from './errors.js'
+import type { BridgeInfo } from './status-page.js'
 import { healthRoutes } from './routes/health.js'
 import { metricsRoutes } from './routes/metrics.js'
 import { statusRoutes } from './routes/status.js'
@@ -44,6 +45,8 @@ export interface AppOptions {
   /** Becomes true once the listener is up. */
   ready?: () => boolean
   now?: () => number
+  /** The bridge as a whole, for the status page (version, uptime, config, push cycle). */
+  info?: () => BridgeInfo
   /** `POST /-/reload`: reloads the config file (as SIGHUP); absent when there is none (demo). */
   reload?: () => Promise<boolean>
 }

@@ -11,12 +11,22 @@ export interface ErrorStatus {
   at: number
 }
 
+/** How many of a sensor's latest errors the book keeps (the status page lists them). */
+export const RECENT_ERRORS = 5
+
+/** An error in the sensor's recent history: from a fetch (pull) or a push cycle. */
+export interface RecentError extends ErrorStatus {
+  source: 'fetch' | 'push'
+}
+
 export interface PushStatus {
   /** Newest time (unix s) the database acknowledged. */
   checkpoint: number | undefined
   lagSeconds: number | undefined
   lastSuccess: number | undefined
   lastError: ErrorStatus | undefined
+  /** Points the last cycle wrote for this sensor. */
+  lastPoints?: number | undefined
 }
 
 export interface SensorStatus {
@@ -30,6 +40,10 @@ export interface SensorStatus {
   lastLatencyMs: number | undefined
   lastError: ErrorStatus | undefined
   push: PushStatus | undefined
+  /** Errors since start-up (or the reload that added the sensor), by code, fetch and push. */
+  errorCounts: Record<string, number>
+  /** The latest errors, newest first, at most RECENT_ERRORS. */
+  recentErrors: RecentError[]
 }
 
 export class StatusBook {
@@ -39,7 +53,7 @@ export class StatusBook {
   constructor (sensors: ReadonlyArray<{ name: string, url: string }>, now: () => number = Date.now) {
     this.now = now
     for (const s of sensors) {
-      this.sensors.set(s.name, { name: s.name, url: redactUrl(s.url), state: 'unknown', lastFetch: undefined, lastSuccess: undefined, lastLatencyMs: undefined, lastError: undefined, push: undefined })
+      this.sensors.set(s.name, { name: s.name, url: redactUrl(s.url), state: 'unknown', lastFetch: undefined, lastSuccess: undefined, lastLatencyMs: undefined, lastError: undefined, push: undefined, errorCounts: {}, recentErrors: [] })
     }
   }
 
@@ -66,11 +80,20 @@ export class StatusBook {
     s.state = 'down'
     s.lastFetch = this.now()
     s.lastError = { code, message, at: this.now() }
+    noteError(s, { ...s.lastError, source: 'fetch' })
   }
 
   /** Records push progress. */
   setPush (name: string, push: PushStatus): void {
     const s = this.sensors.get(name)
-    if (s !== undefined) s.push = push
+    if (s === undefined) return
+    s.push = push
+    if (push.lastError !== undefined) noteError(s, { ...push.lastError, source: 'push' })
   }
+}
+
+function noteError (s: SensorStatus, error: RecentError): void {
+  s.errorCounts[error.code] = (s.errorCounts[error.code] ?? 0) + 1
+  s.recentErrors.unshift(error)
+  if (s.recentErrors.length > RECENT_ERRORS) s.recentErrors.pop()
 }

@@ -2,11 +2,14 @@
 import type { FastifyInstance } from 'fastify'
 import type { ErrorStatus } from '../../telemetry/status-book.js'
 import type { AppOptions } from '../app.js'
-import { statusPage } from '../status-page.js'
+import { statusPage, type BridgeInfo } from '../status-page.js'
+import { gather } from '../status-view.js'
 import { VERSION } from '../../util/version.js'
 
 export function statusRoutes (app: FastifyInstance, opts: AppOptions): void {
   const now = opts.now ?? Date.now
+  const started = now()
+  const info = opts.info ?? ((): BridgeInfo => ({ version: VERSION, startedAt: started, configFile: undefined, demo: false, lastReload: undefined, push: undefined }))
 
   // Every time is an ISO 8601 UTC string or null; durations carry their unit in their name.
   app.get('/api/sensors', async () => {
@@ -18,6 +21,7 @@ export function statusRoutes (app: FastifyInstance, opts: AppOptions): void {
         lastFetch: iso(s.lastFetch),
         lastSuccess: iso(s.lastSuccess),
         lastError: errorJson(s.lastError),
+        recentErrors: s.recentErrors.map((e) => ({ ...e, at: iso(e.at) })),
         push: s.push === undefined
           ? null
           : { ...s.push, checkpoint: iso(unixSecondsToMs(s.push.checkpoint)), lastSuccess: iso(unixSecondsToMs(s.push.lastSuccess)), lagSeconds: s.push.lagSeconds ?? null, lastError: errorJson(s.push.lastError) }
@@ -32,8 +36,20 @@ export function statusRoutes (app: FastifyInstance, opts: AppOptions): void {
     return await reply.code(ok ? 200 : 500).type('text/plain; charset=utf-8').send(ok ? 'config reloaded\n' : 'config reload failed: the running config stays (the log says why)\n')
   })
 
-  app.get('/', async (_req, reply) => {
-    const page = statusPage({ version: VERSION, sensors: opts.live().book.statuses(), push: opts.push, now: now() })
+  app.get('/', async (req, reply) => {
+    const { config, pool, book } = opts.live()
+    const statuses = book.statuses()
+    const meters = await gather(pool, config.sensors, statuses, now())
+    const page = statusPage({
+      info: info(),
+      // Read after the fetches, so the page shows their outcome.
+      sensors: book.statuses(),
+      timeoutsMs: new Map(config.sensors.map((s) => [s.name, s.timeoutMs])),
+      meters,
+      baseUrl: `${req.protocol}://${req.host}`,
+      auth: config.server.auth.kind,
+      now: now()
+    })
     return reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; img-src data:").send(page)
   })
 }

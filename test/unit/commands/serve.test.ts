@@ -1,7 +1,6 @@
 import { Writable } from 'node:stream'
 import t from 'tap'
 import { runServer } from '../../../src/commands/serve.js'
-import { statusPage } from '../../../src/server/status-page.js'
 
 t.test('runServer with no config: demo mode, serves the demo meter, SIGHUP is a no-op, stops cleanly', async (t) => {
   let logs = ''
@@ -55,34 +54,3 @@ t.test('runServer with a legacy config logs its warnings and listens where the c
   }
 })
 
-t.test('status page: times, lag and push columns', async (t) => {
-  const now = 1_700_000_000_000
-  const page = statusPage({
-    version: '1.2.3',
-    push: true,
-    now,
-    sensors: [
-      { name: 'a', url: 'http://a', state: 'up', lastFetch: now - 30_000, lastSuccess: now - 30_000, lastLatencyMs: 12, lastError: undefined, push: { checkpoint: 1, lagSeconds: 61, lastSuccess: now / 1000 - 600, lastError: undefined } },
-      { name: 'b<', url: 'http://b', state: 'down', lastFetch: now - 4 * 3600_000, lastSuccess: undefined, lastLatencyMs: undefined, lastError: { code: 'X', message: 'm & <m>', at: now }, push: { checkpoint: undefined, lagSeconds: 9000, lastSuccess: undefined, lastError: { code: 'INFLUX_AUTH', message: 'database refused', at: now } } },
-      { name: 'c', url: 'http://c', state: 'unknown', lastFetch: undefined, lastSuccess: undefined, lastLatencyMs: undefined, lastError: undefined, push: { checkpoint: undefined, lagSeconds: 1800, lastSuccess: undefined, lastError: undefined } },
-      { name: 'd', url: 'http://d', state: 'unknown', lastFetch: undefined, lastSuccess: undefined, lastLatencyMs: undefined, lastError: undefined, push: undefined }
-    ]
-  })
-  t.match(page, /<td>—<\/td><td>—<\/td>/, 'no push status yet')
-  const one = statusPage({ version: 'x', push: false, now, sensors: [{ name: 'e', url: 'http://e', state: 'up', lastFetch: now, lastSuccess: now, lastLatencyMs: 1, lastError: undefined, push: undefined }] })
-  t.match(one, /1 sensor, 1 up<\/p>/)
-  t.notMatch(one, /Push lag/)
-  t.match(statusPage({ version: 'x', push: true, now, sensors: [] }), /colspan="9">No sensors configured/)
-  t.match(page, /<td><span class="state">down<\/span><\/td>\n<td>—<\/td>\n<td>4h ago<\/td>/, 'a dead meter: no success, the last attempt 4 h ago')
-  t.match(page, /30s ago/)
-  t.match(page, /4h ago/)
-  t.match(page, /<td>61s<\/td><td>10m ago<\/td>/)
-  t.match(page, /2\.5h/)
-  t.match(page, /<td>30m/)
-  t.match(page, /b&lt;/, 'names are escaped')
-  t.match(page, /m &amp; &lt;m&gt;/)
-  t.match(page, /INFLUX_AUTH<\/span> database refused/)
-  t.match(page, /push mode on/)
-  t.match(page, /<th>Push lag<\/th>/)
-  t.match(statusPage({ version: 'x', push: false, now, sensors: [] }), /No sensors configured/)
-})
