@@ -11,6 +11,7 @@ import { WRITE_ERROR_CODES } from '../sinks/write-error.js'
 import type { Writer } from '../sinks/writer.js'
 import type { Logger } from '../telemetry/logger.js'
 import { exportPushSensor, type SelfMetrics } from '../telemetry/self-metrics.js'
+import type { CycleSummary } from '../telemetry/status-book.js'
 import { eachLimited } from '../util/limit.js'
 import { sleep } from '../util/sleep.js'
 import type { CheckpointStore } from './checkpoints.js'
@@ -32,16 +33,6 @@ export interface PushLoopOptions {
   setTimer?: (fn: () => void, ms: number) => { cancel: () => void }
   shard?: { index: number, count: number } | undefined
   retries?: number
-}
-
-/** What the status page shows of the latest cycle. */
-export interface CycleSummary {
-  /** Epoch milliseconds when it started. */
-  at: number
-  durationMs: number
-  sensors: number
-  failed: number
-  points: number
 }
 
 export class PushLoop {

@@ -5,8 +5,7 @@
  * works behind any proxy and under a strict Content-Security-Policy. It refreshes itself.
  */
 import type { Reading } from '../model/readings.js'
-import type { CycleSummary } from '../push/loop.js'
-import type { SensorStatus } from '../telemetry/status-book.js'
+import type { CycleSummary, SensorStatus } from '../telemetry/status-book.js'
 import type { MeterView, PowerSeries } from './status-view.js'
 
 /** Seconds between the page's own refreshes. */

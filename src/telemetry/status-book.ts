@@ -11,6 +11,16 @@ export interface ErrorStatus {
   at: number
 }
 
+/** What the status page shows of the latest cycle. */
+export interface CycleSummary {
+  /** Epoch milliseconds when it started. */
+  at: number
+  durationMs: number
+  sensors: number
+  failed: number
+  points: number
+}
+
 /** How many of a sensor's latest errors the book keeps (the status page lists them). */
 export const RECENT_ERRORS = 5
 

@@ -53,4 +53,3 @@ t.test('runServer with a legacy config logs its warnings and listens where the c
     t.match(logs, /"address":"http:\/\/127\.0\.0\.1:\d+"/)
   }
 })
-
