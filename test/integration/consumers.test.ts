@@ -41,6 +41,9 @@ t.test('Prometheus scrapes /metrics/:sensor and /probe; PromQL returns the meter
         target_label: instance
       - target_label: __address__
         replacement: '${hostPort}'
+  - job_name: egauge_bridge
+    static_configs:
+      - targets: ['${hostPort}']
 `)
   t.teardown(() => prom.stop())
   const direct = await prom.waitFor('egauge_power_watts{job="egauge",register="Grid"}')
@@ -55,7 +58,15 @@ t.test('Prometheus scrapes /metrics/:sensor and /probe; PromQL returns the meter
   const info = await prom.query('egauge_sensor_info{job="egauge"}')
   t.equal(info[0]!.metric.site, 'north')
   const up = await prom.query('up{job=~"egauge.*"}')
-  t.same(up.map((s) => s.value[1]), ['1', '1', '1'], 'every target up')
+  t.same(up.map((s) => s.value[1]), ['1', '1', '1', '1'], 'every target up')
+  // The bridge's own /metrics, answered in OpenMetrics to Prometheus's Accept header: counters
+  // keep their _total, histograms their buckets.
+  const requests = await prom.waitFor('egauge_bridge_upstream_requests_total{job="egauge_bridge",sensor="m1"}')
+  t.ok(Number(requests[0]!.value[1]) >= 1)
+  const buckets = await prom.query('egauge_bridge_fetch_duration_seconds_bucket{job="egauge_bridge",le="10"}')
+  const counts = await prom.query('egauge_bridge_fetch_duration_seconds_count{job="egauge_bridge"}')
+  t.ok(buckets.length >= 1 && buckets.length === counts.length, 'histogram buckets and counts')
+  t.same((await prom.query('egauge_bridge_build_info{job="egauge_bridge"}')).map((s) => s.value[1]), ['1'])
   const energy = await prom.query('egauge_energy_joules{job="egauge",register="Solar"}')
   t.ok(Number(energy[0]!.value[1]) > 0)
 })
