@@ -4,7 +4,7 @@ import { configPath, loadConfigFile } from '../config/load.js'
 import { HISTORY_STEPS, historyStep } from '../config/schema.js'
 import { ConfigError } from '../model/errors.js'
 import { runBackfill } from '../push/backfill.js'
-import { jsonLineLogger } from '../telemetry/logger.js'
+import { pinoLogger } from '../telemetry/logger.js'
 import { sleep } from '../util/sleep.js'
 import { args, type CommandHelp, UsageError, type Out } from './args.js'
 
@@ -40,7 +40,7 @@ export async function backfill (argv: string[], out: Out, err: Out): Promise<num
   for (const name of positionals) {
     if (config.sensors.find((s) => s.name === name) === undefined) throw new ConfigError('', `unknown sensor "${name}"`)
   }
-  const log = jsonLineLogger(out)
+  const log = pinoLogger(out)
   const bridge = createBridge({ config, processMetrics: false, log })
   const controller = new AbortController()
   /* c8 ignore next -- a signal handler: the CLI test sends SIGINT to the built binary */

@@ -6,7 +6,7 @@
 import { createBridge } from '../bridge/bridge.js'
 import { configPath, loadConfigFile } from '../config/load.js'
 import { ConfigError } from '../model/errors.js'
-import { jsonLineLogger } from '../telemetry/logger.js'
+import { pinoLogger } from '../telemetry/logger.js'
 import { args, type CommandHelp, logConfigWarnings, shardOption, waitForSignal, type Out } from './args.js'
 
 export const HELP: CommandHelp = {
@@ -30,7 +30,7 @@ export async function push (argv: string[], out: Out): Promise<number> {
   const file = configPath(values.config as string | undefined, process.env)
   if (file === undefined) throw new ConfigError('', 'push needs a config file with the database (use --config)')
   const { config, warnings } = loadConfigFile(file)
-  const log = jsonLineLogger(out)
+  const log = pinoLogger(out)
   logConfigWarnings(log, file, warnings)
   const bridge = createBridge({ config, configFile: file, push: true, shard, log })
   try {

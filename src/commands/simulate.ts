@@ -1,7 +1,7 @@
 /** `egauge-bridge simulate`: a simulated eGauge meter on its own (for docker compose and demos). */
 import { parseListen } from '../config/schema.js'
 import { Simulator } from '../simulator/server.js'
-import { jsonLineLogger } from '../telemetry/logger.js'
+import { pinoLogger } from '../telemetry/logger.js'
 import { args, type CommandHelp, UsageError, waitForSignal, type Out } from './args.js'
 
 export const HELP: CommandHelp = {
@@ -37,7 +37,7 @@ export async function simulate (argv: string[], out: Out): Promise<number> {
   }
   const sim = new Simulator({ seed, ...(auth === undefined ? {} : { auth }), control: values.control === true })
   const url = await sim.listen(port, host)
-  jsonLineLogger(out).info({ name: values.name ?? 'egauge-sim', url, seed, auth: auth !== undefined }, 'simulated eGauge meter listening')
+  pinoLogger(out).info({ name: values.name ?? 'egauge-sim', url, seed, auth: auth !== undefined }, 'simulated eGauge meter listening')
   await waitForSignal()
   await sim.close()
   return 0

@@ -1,3 +1,5 @@
+import { pino } from 'pino'
+
 /**
  * The one logger shape every module writes to: pino's (Fastify's logger) `level(obj, msg)`, one
  * line per event with `sensor`, a redacted `url`, the error `code` and a duration where they apply.
@@ -12,8 +14,11 @@ export interface Logger {
 /** A logger that drops everything (benchmarks, tests that assert on other things). */
 export const silentLogger: Logger = { info: () => {}, warn: () => {}, error: () => {} }
 
-/** JSON lines like pino's (level 30/40/50, time in ms, msg), for commands that run no server. */
-export function jsonLineLogger (write: (text: string) => void, now: () => number = Date.now): Logger {
-  const line = (level: number) => (obj: object, msg: string): void => { write(JSON.stringify({ level, time: now(), ...obj, msg }) + '\n') }
-  return { info: line(30), warn: line(40), error: line(50) }
+/**
+ * The commands that run no server (push, backfill, simulate) log through pino too, the logger
+ * Fastify gives `serve`: the same JSON lines (level, time, pid, hostname, msg), one logger
+ * everywhere. `write` receives each line; `now` is for tests.
+ */
+export function pinoLogger (write: (text: string) => void, now?: () => number): Logger {
+  return pino({ ...(now === undefined ? {} : { timestamp: () => `,"time":${now()}` }) }, { write })
 }

