@@ -69,6 +69,12 @@ export class MeterTransport {
 
   /** GETs a path below the sensor's URL within its timeout. Throws EgaugeError. */
   async fetch (path: string, signal?: AbortSignal): Promise<TransportAnswer> {
+    // The first request loads undici; the meter's timeout starts after that, not before.
+    try {
+      this.connections()
+    } catch (err) {
+      throw this.classify(err, signal ?? new AbortController().signal, 0)
+    }
     const started = performance.now()
     const timeout = AbortSignal.timeout(this.sensor.timeoutMs)
     const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout])

@@ -48,10 +48,12 @@ export class InfluxV1Writer implements Writer {
     const { username, password } = this.config
     // Credentials go in a header, never in the URL, which proxies and servers log.
     if (username !== undefined) headers.authorization = 'Basic ' + Buffer.from(`${username}:${password ?? ''}`).toString('base64')
+    // The first write loads undici; the database's timeout starts after that, not before.
+    const pool = this.connections()
     const timeout = AbortSignal.timeout(this.config.timeoutMs)
     let res
     try {
-      res = await this.connections().request({ path: this.basePath + path, method: 'POST', headers, body, signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]) })
+      res = await pool.request({ path: this.basePath + path, method: 'POST', headers, body, signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]) })
     } catch (err) {
       throw networkError(err, timeout.aborted)
     }
