@@ -62,9 +62,12 @@ export interface Bridge {
   listen: (host: string, port: number) => Promise<string>
   /** Reads the config file again and swaps it in; keeps the old one on error. Never throws. */
   reload: () => Promise<boolean>
-  /** Stops the push loop (10 s grace), the listener and every connection. */
+  /** Stops the push loop (8 s grace), the listener and every connection. */
   close: () => Promise<void>
 }
+
+/** How long a running push cycle may go on at shutdown before it is abandoned. */
+export const SHUTDOWN_GRACE_MS = 8_000
 
 /** The log levels at which Fastify's own listening line would be written. */
 const VERBOSE_LEVELS = new Set(['info', 'debug', 'trace'])
@@ -186,7 +189,8 @@ export function createBridge (opts: BridgeOptions): Bridge {
       }
     },
     close: async () => {
-      if (loop !== undefined) await loop.stop(10_000)
+      // 8 s, so that the process is gone before `docker stop` (and systemd's default) kills it at 10 s.
+      if (loop !== undefined) await loop.stop(SHUTDOWN_GRACE_MS)
       await writer?.close()
       await app?.close()
       await live!.pool.close()

@@ -46,7 +46,8 @@ export async function withRetries (fn: () => Promise<void>, deps: DeliveryDeps, 
       await fn()
       return
     } catch (err) {
-      if (!(err instanceof WriteError) || err.kind !== 'retry') throw err
+      // A write cut short by shutdown is not retried: the checkpoint keeps its points for the next run.
+      if (!(err instanceof WriteError) || err.kind !== 'retry' || signal?.aborted === true) throw err
       const delay = Math.min(err.retryAfterMs ?? 1000 * 2 ** attempt, 60_000)
       deps.log.warn({ code: err.code, attempt: attempt + 1, delayMs: delay }, `database write will be retried: ${err.message}`)
       await deps.sleep(delay, signal)

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { CheckpointStore } from '../../../src/push/checkpoints.js'
 import { PushLoop } from '../../../src/push/loop.js'
+import { networkError } from '../../../src/sinks/write-error.js'
 import { Simulator } from '../../../src/simulator/server.js'
 import { testBridge } from '../../helpers/bridge.js'
 
@@ -111,4 +112,43 @@ t.test('every pushed sensor has its series from the first cycle: last success 0 
   for (const reason of ['EGAUGE_TIMEOUT', 'EGAUGE_PARSE', 'INFLUX_REJECTED', 'INFLUX_AUTH', 'INFLUX_NOT_FOUND', 'INFLUX_UNAVAILABLE', 'INFLUX_UNREACHABLE', 'INFLUX_TIMEOUT']) {
     t.match(text, new RegExp(`^egauge_bridge_push_errors_total\\{sensor="ok",reason="${reason}"\\} 0$`, 'm'), reason)
   }
+})
+
+t.test('stop() with a frozen database returns within its grace: an aborted write is not retried', async (t) => {
+  const sim = new Simulator({ seed: 1, clock: () => NOW * 1000 })
+  const url = await sim.listen()
+  const bridge = testBridge({ sensors: [{ name: 'a', url }], influx: { url: 'http://127.0.0.1:9', database: 'x' }, push: { interval: '5m' } })
+  t.teardown(async () => { await bridge.close(); await sim.close() })
+  let writes = 0
+  const loop = new PushLoop({
+    live: () => bridge.live,
+    // A database that never answers: each write ends only when the loop aborts it, as undici's does.
+    writer: {
+      target: 'frozen',
+      prepare: async () => {},
+      write: async (_lines, signal) => {
+        writes++
+        await new Promise((_resolve, reject) => signal!.addEventListener('abort', () => { reject(networkError(new Error('aborted'), false)) }, { once: true }))
+      },
+      close: async () => {}
+    },
+    store: CheckpointStore.open(join(mkdtempSync(join(tmpdir(), 's-')), 's.json'), () => {}),
+    metrics: bridge.metrics,
+    log: { info: () => {}, warn: () => {}, error: () => {} },
+    setTimer: () => ({ cancel: () => {} }),
+    now: () => NOW * 1000
+  })
+  let results: Awaited<ReturnType<PushLoop['runCycle']>> = []
+  const runCycle = loop.runCycle.bind(loop)
+  loop.runCycle = async () => (results = await runCycle())
+  loop.start()
+  // eslint-disable-next-line no-unmodified-loop-condition -- the writer, called by the running cycle, counts
+  while (writes === 0) await new Promise((resolve) => setTimeout(resolve, 10))
+  const started = performance.now()
+  await loop.stop(100)
+  const [result] = results
+  t.ok(performance.now() - started < 1000, `stopped in ${Math.round(performance.now() - started)} ms (the retries would take 7 s)`)
+  t.equal(writes, 1, 'no retry after the abort')
+  t.notOk(result!.ok)
+  t.equal(result!.checkpoint, undefined, 'nothing acknowledged, nothing checkpointed')
 })

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events'
 import t from 'tap'
 import { sleep } from '../../../src/util/sleep.js'
 
@@ -7,4 +8,18 @@ t.test('sleep rejects when aborted', async (t) => {
   c.abort(new Error('stop'))
   await t.rejects(p, /stop/)
   await sleep(1)
+})
+
+t.test('an already-aborted signal rejects at once, without waiting', async (t) => {
+  const c = new AbortController()
+  c.abort(new Error('gone'))
+  const started = performance.now()
+  await t.rejects(sleep(10_000, c.signal), /gone/)
+  t.ok(performance.now() - started < 100)
+})
+
+t.test('a sleep that ends leaves no listener on the signal (10 000 sleeps, one signal)', async (t) => {
+  const c = new AbortController()
+  for (let i = 0; i < 10_000; i++) await sleep(0, c.signal)
+  t.equal(getEventListeners(c.signal, 'abort').length, 0)
 })
