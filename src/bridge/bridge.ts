@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import { loadConfigFile } from '../config/load.js'
+import { ConfigError } from '../model/errors.js'
 import type { Config } from '../config/schema.js'
 import type { SourceFactory } from '../meters/factory.js'
 import { MeterPool, type Live } from '../meters/pool.js'
@@ -130,6 +131,8 @@ export function createBridge (opts: BridgeOptions): Bridge {
   // not the database or the state file).
   let writer: Writer | undefined
   let store: CheckpointStore | undefined
+  /** Pools replaced by a reload, closing once the cycle that uses them is over. */
+  const retiring = new Set<Live>()
   let loop: PushLoop | undefined
   const bridge: Bridge = {
     get app () { return theApp() },
@@ -174,12 +177,21 @@ export function createBridge (opts: BridgeOptions): Bridge {
       }
       try {
         const next = loadConfigFile(file)
+        if (next.config.sensors.length === 0) throw new ConfigError('sensors', 'the new config has no sensors; a reload never empties a running bridge')
         const old = live!
         live = newLive(next.config)
         configLoaded()
         log.info({ config: file, sensors: next.config.sensors.length }, 'config reloaded')
         lastReload = { at: (opts.now ?? Date.now)(), ok: true }
-        await old.pool.close()
+        // A running push cycle took the old pool at its start and may not have reached every
+        // sensor yet: the old pool closes once that cycle is over, not under it.
+        retiring.add(old)
+        const retire = async (): Promise<void> => {
+          await loop?.idle()
+          await old.pool.close()
+          retiring.delete(old)
+        }
+        retire().catch(() => {})
         return true
       } catch (err) {
         metrics.configReloadOk.set(0)
@@ -193,7 +205,7 @@ export function createBridge (opts: BridgeOptions): Bridge {
       if (loop !== undefined) await loop.stop(SHUTDOWN_GRACE_MS)
       await writer?.close()
       await app?.close()
-      await live!.pool.close()
+      await Promise.all([live!, ...retiring].map(async (l) => { await l.pool.close() }))
     }
   }
   return bridge

@@ -46,6 +46,7 @@ export class PushLoop {
   private running: Promise<SensorResult[]> | undefined
   private readonly abort = new AbortController()
   private stopped = false
+  private readonly active = new Set<Promise<SensorResult[]>>()
 
   constructor (opts: PushLoopOptions) {
     this.opts = opts
@@ -57,6 +58,11 @@ export class PushLoop {
     const all = this.opts.live().config.sensors
     const shard = this.opts.shard
     return shard === undefined ? all : all.filter((s) => shardOf(s.name, shard.count) === shard.index - 1)
+  }
+
+  /** Resolves when no cycle is running (at once when none is), scheduled or called directly. */
+  async idle (): Promise<void> {
+    await Promise.all([...this.active])
   }
 
   /** Runs the first cycle now and schedules the next ones. */
@@ -91,6 +97,16 @@ export class PushLoop {
 
   /** One cycle over this instance's sensors. Never throws. */
   async runCycle (): Promise<SensorResult[]> {
+    const cycle = this.cycle()
+    this.active.add(cycle)
+    try {
+      return await cycle
+    } finally {
+      this.active.delete(cycle)
+    }
+  }
+
+  private async cycle (): Promise<SensorResult[]> {
     const { config, pool } = this.opts.live()
     const { push } = config
     const startedAt = this.now()

@@ -152,3 +152,35 @@ t.test('stop() with a frozen database returns within its grace: an aborted write
   t.notOk(result!.ok)
   t.equal(result!.checkpoint, undefined, 'nothing acknowledged, nothing checkpointed')
 })
+
+t.test('a reload during a push cycle fails none of its sensors: the old pool closes after the cycle', async (t) => {
+  const { writeFileSync } = await import('node:fs')
+  const { createBridge } = await import('../../../src/bridge/bridge.js')
+  const { loadConfigFile } = await import('../../../src/config/load.js')
+  const sim = new Simulator({ seed: 1, clock: () => NOW * 1000 })
+  const url = await sim.listen()
+  // A database that takes every write.
+  const { createServer } = await import('node:http')
+  let written = 0
+  const db = createServer((req, res) => { req.resume(); req.on('end', () => { if (req.url!.startsWith('/write')) written++; res.writeHead(204).end() }) })
+  await new Promise<void>((resolve) => db.listen(0, '127.0.0.1', resolve))
+  const dbUrl = `http://127.0.0.1:${(db.address() as { port: number }).port}`
+  t.teardown(() => { db.closeAllConnections(); db.close() })
+  const dir = mkdtempSync(join(tmpdir(), 'reload-push-'))
+  const file = join(dir, 'bridge.yml')
+  const sensors = ['a', 'b', 'c'].map((n) => `  - name: ${n}\n    url: ${url}\n`).join('')
+  // One sensor at a time: b and c start after the reload, on the pool the cycle began with.
+  writeFileSync(file, `sensors:\n${sensors}influx:\n  url: ${dbUrl}\n  database: x\npush:\n  interval: 5m\n  concurrency: 1\n  state_file: ${join(dir, 's.json')}\n`)
+  const bridge = createBridge({ config: loadConfigFile(file).config, configFile: file, push: true, processMetrics: false, now: () => NOW * 1000 })
+  t.teardown(async () => { await bridge.close(); await sim.close() })
+  sim.fault = { latencyMs: 150 }
+  const cycle = bridge.pushLoop().runCycle()
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  writeFileSync(file, `sensors:\n${sensors}  - name: d\n    url: ${url}\ninflux:\n  url: ${dbUrl}\n  database: x\npush:\n  interval: 5m\n  concurrency: 1\n  state_file: ${join(dir, 's.json')}\n`)
+  t.ok(await bridge.reload())
+  const results = await cycle
+  sim.fault = undefined
+  t.same(results.map((r) => [r.sensor, r.ok, r.error?.code]), [['a', true, undefined], ['b', true, undefined], ['c', true, undefined]])
+  t.same(results.map((r) => r.points), [7200, 7200, 7200], 'every point of every sensor written')
+  t.ok(written >= 3)
+})

@@ -390,6 +390,23 @@ t.test('POST /-/reload: the same reload as SIGHUP, behind the bridge auth; a bad
   writeFileSync(file, `${auth}sensors: [{ name: broken, url: "not a url" }]\n`)
   t.same(await post().then((r) => [r.statusCode, r.body]), [500, 'config reload failed: the running config stays (the log says why)\n'])
   t.same(bridge.live().config.sensors.map((s) => s.name), ['one', 'two'], 'the old config stays')
+  // A reload while a fetch is in flight: the fetch finishes on the old pool, then that pool closes.
+  simB.fault = { latencyMs: 300 }
+  const inFlight = bridge.live().pool.answer('two', { kind: 'current' }, 5000)
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  writeFileSync(file, `${auth}sensors:\n  - name: one\n    url: ${urlA}\n  - name: two\n    url: ${urlB}\n`)
+  t.equal((await post()).statusCode, 200)
+  const answered = await inFlight.then((a) => a.kind, (e: Error) => e.message)
+  simB.fault = undefined
+  t.equal(answered, 'current', 'the in-flight fetch is not failed by the reload')
+  // A file without sensors (emptied, or half written by an editor) would answer 404 for every
+  // sensor: a failed reload, not a success.
+  for (const text of ['', `${auth}sensors: []\n`]) {
+    writeFileSync(file, text)
+    t.equal((await post()).statusCode, 500, JSON.stringify(text))
+    t.same(bridge.live().config.sensors.map((s) => s.name), ['one', 'two'])
+    t.equal(await bridge.metrics.configReloadOk.get().then((m) => m.values[0]!.value), 0, 'config_last_reload_successful 0')
+  }
   const demo = testBridge({ sensors: [{ name: 'a', url: urlA }] })
   t.teardown(() => demo.close())
   const r = await demo.app.inject({ method: 'POST', url: '/-/reload' })
