@@ -40,7 +40,17 @@ export class InfluxV1Writer implements Writer {
   async write (lines: string | Buffer, signal?: AbortSignal): Promise<void> {
     const params = new URLSearchParams({ db: this.config.database, precision: 's' })
     if (this.config.retentionPolicy !== '') params.set('rp', this.config.retentionPolicy)
-    await this.post(`/write?${params.toString()}`, lines, 'text/plain; charset=utf-8', signal)
+    const write = async (): Promise<void> => { await this.post(`/write?${params.toString()}`, lines, 'text/plain; charset=utf-8', signal) }
+    try {
+      await write()
+    } catch (err) {
+      // An InfluxDB that lost its data directory answers "database not found" to every write:
+      // with create_database, create it again and write once more (the create is idempotent).
+      if (!(err instanceof WriteError) || err.code !== 'INFLUX_NOT_FOUND' || !this.config.createDatabase) throw err
+      this.prepared = false
+      await this.prepare(signal)
+      await write()
+    }
   }
 
   private async post (path: string, body: string | Buffer, contentType: string, signal: AbortSignal | undefined): Promise<void> {

@@ -167,6 +167,21 @@ t.test('a 400 for a batch: skipped and counted, the rest written', async (t) => 
   await holdsExactly(t, { server: influx, name: 'short' }, 'm1', range(now - 3000, now), 'the batches after the refused ones')
 })
 
+t.test('a database dropped under a running bridge is created again (create_database) and written', async (t) => {
+  nowMs = Math.floor(Date.now() / 60_000) * 60_000
+  const h = harness(influxConfig('recreated', { create_database: true }), 'recreated')
+  t.teardown(() => h.close())
+  const now = nowMs / 1000
+  await h.loop.runCycle()
+  await holdsExactly(t, { server: influx, name: 'recreated' }, 'm1', range(now - 300, now), 'the first cycle')
+  // What an InfluxDB that lost its data directory (a volume not mounted) answers: not found.
+  await influx.query('DROP DATABASE recreated')
+  nowMs += 300_000
+  const results = await h.loop.runCycle()
+  t.same(results.map((r) => r.ok), [true, true], 'no sensor failed')
+  await holdsExactly(t, { server: influx, name: 'recreated' }, 'm1', range(now, now + 300), 'the cycle after the drop, in the new database')
+})
+
 t.test('a 401: checkpoint kept, error on the status page', async (t) => {
   nowMs = T0 * 1000
   const h = harness({ influx: { url: influx.url, database: 'push', username: 'admin', password: 'wrong' } }, 'auth')
