@@ -89,12 +89,13 @@ export class MeterTransport {
   private async get (target: string, signal: AbortSignal): Promise<string> {
     let res = await this.send(target, signal)
     if (res.statusCode === 401) {
-      const challenge = String(res.headers['www-authenticate'] ?? '')
+      const header = res.headers['www-authenticate']
+      const challenges = header === undefined ? [] : Array.isArray(header) ? header : [header]
       await res.body.dump()
       if (this.sensor.username === undefined) {
         throw new EgaugeError('EGAUGE_AUTH', this.sensor.name, 'meter requires credentials (set username and password)', 401)
       }
-      if (!this.prepareAuth(challenge)) {
+      if (!this.prepareAuth(challenges)) {
         throw new EgaugeError('EGAUGE_AUTH', this.sensor.name, 'meter sent an authentication challenge the bridge cannot answer', 401)
       }
       res = await this.send(target, signal)
@@ -120,16 +121,19 @@ export class MeterTransport {
     return await this.connections().request({ path: target, method: 'GET', headers, signal })
   }
 
-  /** Remembers how to authenticate from a 401 challenge; false if it cannot be answered. */
-  private prepareAuth (header: string): boolean {
-    const challenge = parseDigestChallenge(header)
+  /**
+   * Remembers how to authenticate from a 401's challenges; false if none can be answered. Digest
+   * wins over Basic when both are offered (in one header or several): it never sends the password.
+   */
+  private prepareAuth (headers: string[]): boolean {
+    const challenge = headers.map((h) => digestPart(h)).map((h) => h === undefined ? undefined : parseDigestChallenge(h)).find((c) => c !== undefined)
     if (challenge !== undefined) {
       this.digest = { challenge, nc: 0 }
       this.basic = false
       return true
     }
     this.digest = undefined
-    this.basic = /^\s*Basic\b/i.test(header)
+    this.basic = headers.some((h) => /(^|[\s,])Basic\b/i.test(h))
     return this.basic
   }
 
@@ -178,6 +182,12 @@ export class MeterTransport {
     const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name
     return new EgaugeError('EGAUGE_UNREACHABLE', name, `meter unreachable (${code})`)
   }
+}
+
+/** The Digest challenge within a header that may list several (`Basic realm="a", Digest …`). */
+function digestPart (header: string): string | undefined {
+  const at = header.search(/(^|[\s,])Digest\s/i)
+  return at < 0 ? undefined : header.slice(at).replace(/^[\s,]+/, '')
 }
 
 function tooLarge (sensor: string, limit: number): EgaugeError {

@@ -44,9 +44,12 @@ export class CheckpointStore {
     try {
       const state = JSON.parse(text) as StateFile
       if (state.version !== 1 || typeof state.checkpoints !== 'object' || state.checkpoints === null) throw new Error('unknown format')
+      const ignored: string[] = []
       for (const [key, time] of Object.entries(state.checkpoints)) {
         if (Number.isInteger(time) && time > 0) store.checkpoints.set(key, time)
+        else ignored.push(key)
       }
+      if (ignored.length > 0) warn(`state file ${file}: checkpoints that are not a positive whole unix time ignored for ${ignored.slice(0, 5).map((k) => JSON.stringify(k.slice(0, 100))).join(', ')}${ignored.length > 5 ? ` and ${ignored.length - 5} more` : ''}: those sensors start again from one interval back`)
     } catch {
       warn(`state file ${file} is corrupt: starting without checkpoints`)
     }

@@ -101,6 +101,7 @@ export function parseShow (xml: string): History {
     const stamp = t.attrs.time_stamp
     let time = stamp === undefined ? undefined : unsigned(stamp, 'time_stamp')
     const step = t.attrs.time_delta === undefined ? undefined : unsigned(t.attrs.time_delta, 'time_delta')
+    let blockRows = 0
     for (;;) {
       const c = scan.next()
       if (c.kind === 'close') break
@@ -112,6 +113,11 @@ export function parseShow (xml: string): History {
         columns.push({ name: scan.readText('cname'), type, kind: registerType(type), virtual: false })
       } else if (c.name === 'r') {
         if (time === undefined || step === undefined) throw new ParseError('<data> with rows but without time_stamp and time_delta')
+        // time_delta="0" would give every row the same time (and rates over 0 s); a delta beyond
+        // the time stamp, times before 1970.
+        if (blockRows > 0 && step === 0) throw new ParseError('time_delta="0" in a <data> block with more than one row')
+        if (time < 0) throw new ParseError('time_delta takes a row before 1970 (time_stamp minus the rows before it)')
+        blockRows++
         const row = scan.readRow(time, columns.length, rows.length)
         if (deltaEncoded && previous !== undefined) undoDelta(previous, row)
         previous = row

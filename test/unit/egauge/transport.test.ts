@@ -230,3 +230,26 @@ t.test('a closed transport stays closed, whether or not it ever connected', asyn
   await rejects(t, used.fetch(INST_PATH), 'EGAUGE_UNREACHABLE')
   t.equal(sim.requests.length, 1)
 })
+
+t.test('a meter offering Basic and Digest gets Digest, in one header or in two; the password never crosses', async (t) => {
+  for (const [what, headers] of [
+    ['two headers, Basic first', ['Basic realm="meter"', 'Digest realm="meter", nonce="abc", qop="auth"']],
+    ['one header, Basic first', ['Basic realm="meter", Digest realm="meter", nonce="abc", qop="auth"']]
+  ] as const) {
+    const seen: string[] = []
+    const url = await fakeMeter(t, (req, res) => {
+      const auth = req.headers.authorization ?? '-'
+      seen.push(auth.split(' ')[0]!)
+      if (!auth.startsWith('Digest ')) {
+        res.setHeader('www-authenticate', [...headers])
+        res.writeHead(401).end()
+        return
+      }
+      res.writeHead(200, { 'content-type': 'text/xml' }).end('<data serial="0x1"></data>')
+    })
+    const client = new MeterClient(sensor(url, { username: 'owner', password: 'pw-never-sent' }))
+    t.teardown(() => client.close())
+    await client.fetchInst()
+    t.same(seen, ['-', 'Digest'], what)
+  }
+})

@@ -25,8 +25,14 @@ t.test('checkpoint store: durable, monotonic, survives a corrupt or foreign file
     t.same(w, [`state file ${file} is corrupt: starting without checkpoints`], why)
   }
   writeFileSync(file, '{"version":1,"checkpoints":{"ok":5,"bad":"x","neg":-1}}')
-  const partial = CheckpointStore.open(file, () => {})
+  const ignored: string[] = []
+  const partial = CheckpointStore.open(file, (m) => ignored.push(m))
   t.same([partial.get('ok'), partial.get('bad'), partial.get('neg')], [5, undefined, undefined])
+  t.same(ignored, [`state file ${file}: checkpoints that are not a positive whole unix time ignored for "bad", "neg": those sensors start again from one interval back`], 'never in silence')
+  writeFileSync(file, JSON.stringify({ version: 1, checkpoints: Object.fromEntries(Array.from({ length: 7 }, (_, i) => [`s${i}`, '1700000000'])) }))
+  const many: string[] = []
+  CheckpointStore.open(file, (m) => many.push(m))
+  t.match(many[0], /ignored for "s0", "s1", "s2", "s3", "s4" and 2 more:/)
   const w: string[] = []
   CheckpointStore.open(dir, (m) => w.push(m))
   t.match(w[0], /cannot read state file .* \(EISDIR\): starting without checkpoints/)

@@ -259,3 +259,11 @@ t.test('agrees with fast-xml-parser (an independent parser) on every fixture val
     t.same(ours.columns.map((c) => c.name), doc.group.data[0]!.cname!.map((c) => c['#text']), `${name} names`)
   }
 })
+
+t.test('time_delta="0" with several rows, or a delta that reaches before 1970: a parse error, not duplicate or negative times', async (t) => {
+  const doc = (stamp: string, delta: string, rows: number): string => `<group serial="0x1"><data columns="1" time_stamp="${stamp}" time_delta="${delta}" epoch="0x0"><cname t="P">Grid</cname>${'<r><c>5</c></r>'.repeat(rows)}</data></group>`
+  t.throws(() => parseShow(doc('0x65538ef4', '0', 2)), new ParseError('time_delta="0" in a <data> block with more than one row'))
+  t.equal(parseShow(doc('0x65538ef4', '0', 1)).rows.length, 1, 'one row needs no delta')
+  t.throws(() => parseShow(doc('0x10', '0xffffffff', 2)), /before 1970/)
+  t.equal(parseShow(doc('0x10', '0x10', 2)).rows[1]!.time, 0, 'exactly 1970 is a time')
+})
