@@ -5,7 +5,9 @@
  */
 import type { MeterApi, SensorConfig } from '../config/schema.js'
 import { XmlClient } from '../egauge/xml/client.js'
+import { EgaugeError } from '../model/errors.js'
 import type { MeterSource, SourceCounters } from '../model/source.js'
+import { redactQuote, secretForms } from '../util/redact.js'
 
 export type SourceFactory = (sensor: SensorConfig, counters: SourceCounters) => MeterSource
 
@@ -15,5 +17,31 @@ const protocols: Record<MeterApi, SourceFactory> = {
 
 /** The source for a sensor's protocol. Opens no connection until the first request. */
 export function createMeterSource (sensor: SensorConfig, counters: SourceCounters = {}): MeterSource {
-  return protocols[sensor.api](sensor, counters)
+  return redacting(protocols[sensor.api](sensor, counters), secretForms(sensor.username, sensor.password))
+}
+
+/** The longest error message a meter can cause, quoted parts included. */
+export const MAX_ERROR_MESSAGE = 400
+
+/**
+ * Every error of a source made safe to show before anything logs, counts or answers it: a meter
+ * may echo the request's Authorization header into its answer, and parse errors quote the
+ * answer. The sensor's password and Basic credentials are replaced, control characters
+ * blanked, the message capped (README "Security").
+ */
+export function redacting (source: MeterSource, secrets: readonly string[]): MeterSource {
+  const safe = async <T>(call: () => Promise<T>): Promise<T> => {
+    try {
+      return await call()
+    } catch (err) {
+      if (err instanceof EgaugeError) err.message = redactQuote(err.message, secrets, MAX_ERROR_MESSAGE)
+      throw err
+    }
+  }
+  return {
+    current: async (signal) => await safe(async () => await source.current(signal)),
+    history: async (query, signal) => await safe(async () => await source.history(query, signal)),
+    retention: () => source.retention(),
+    close: async () => { await source.close() }
+  }
 }

@@ -5,6 +5,8 @@
 import type { InfluxConfig } from '../config/schema.js'
 import { InfluxV1Writer } from './influx-v1.js'
 import { InfluxV2Writer } from './influx-v2.js'
+import { redactQuote, secretForms } from '../util/redact.js'
+import { WriteError } from './write-error.js'
 
 export interface Writer {
   /** Where it writes, without credentials: for logs and the status page. */
@@ -18,5 +20,28 @@ export interface Writer {
 
 /** The writer for the configured database. Opens no connection until the first write. */
 export function createWriter (config: InfluxConfig): Writer {
-  return config.version === 1 ? new InfluxV1Writer(config) : new InfluxV2Writer(config)
+  const writer = config.version === 1 ? new InfluxV1Writer(config) : new InfluxV2Writer(config)
+  return redactingWriter(writer, secretForms(config.username, config.password, config.token))
+}
+
+/**
+ * Write errors made safe to show: a database may echo the request's credentials into its error
+ * body, which the message quotes. Its password, token and Basic credentials are replaced,
+ * control characters blanked, the message capped.
+ */
+export function redactingWriter (writer: Writer, secrets: readonly string[]): Writer {
+  const safe = async (call: () => Promise<void>): Promise<void> => {
+    try {
+      await call()
+    } catch (err) {
+      if (err instanceof WriteError) err.message = redactQuote(err.message, secrets, 400)
+      throw err
+    }
+  }
+  return {
+    target: writer.target,
+    prepare: async (signal) => { await safe(async () => { await writer.prepare(signal) }) },
+    write: async (lines, signal) => { await safe(async () => { await writer.write(lines, signal) }) },
+    close: async () => { await writer.close() }
+  }
 }

@@ -462,3 +462,29 @@ t.test('the bridge\'s own /metrics: OpenMetrics when asked for, the same samples
   t.match((await scrape()).body, /^# TYPE egauge_bridge_upstream_requests_total counter\negauge_bridge_upstream_requests_total\{sensor="o"\} 1$/m, 'counters keep _total in the text format after an OpenMetrics scrape')
   t.equal((await scrape('application/openmetrics-text')).headers['content-type'], 'application/openmetrics-text; version=1.0.0; charset=utf-8')
 })
+
+t.test('a meter that echoes the credentials into its answer: the secret in no answer, page or log line', async (t) => {
+  const { createServer } = await import('node:http')
+  const password = 'meter-echo-secret'
+  const basic = Buffer.from(`owner:${password}`).toString('base64')
+  // A meter (or whatever answers in its place) that asks for Basic and quotes the header into a value.
+  const server = createServer((req, res) => {
+    if (req.headers.authorization === undefined) {
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="m"' }).end()
+      return
+    }
+    res.writeHead(200, { 'content-type': 'text/xml' }).end(`<data serial="0x1"><r t="P" n="Grid"><v>${req.headers.authorization} ${password}</v><i>1</i></r></data>`)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.closeAllConnections(); server.close() })
+  const b = testBridge({ sensors: [{ name: 'echo', url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, username: 'owner', password }] })
+  t.teardown(() => b.close())
+  const r = await b.app.inject({ method: 'GET', url: '/metrics/echo' })
+  t.equal(r.statusCode, 502)
+  t.match(r.body, /\[redacted\]/, 'the quoted value is shown, redacted')
+  const seen = [r.body, (await b.app.inject({ method: 'GET', url: '/api/sensors' })).body, (await b.app.inject({ method: 'GET', url: '/' })).body, b.logs()]
+  for (const text of seen) {
+    t.notOk(text.includes(password), 'no password')
+    t.notOk(text.includes(basic), 'no Basic credentials')
+  }
+})

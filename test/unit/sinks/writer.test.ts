@@ -90,3 +90,28 @@ t.test('v2: the client library errors become the same classes', async (t) => {
   const down = writer(t, { version: 2, url: `http://127.0.0.1:${await freePort()}`, bucket: 'b' })
   t.same([(await failure(down.write('x'))).code], ['INFLUX_UNREACHABLE'])
 })
+
+t.test('a database that echoes the credentials into its error body: never in the message, raw or base64', async (t) => {
+  const password = 'db-secret-pass-1'
+  const token = 'tok-secret-0123456789'
+  const url = await fakeDatabase(t, (req, res) => {
+    req.resume()
+    // What a misconfigured proxy or a debugging build answers: the request's header, and control bytes.
+    res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `bad request, Authorization: ${req.headers.authorization ?? ''} (${req.headers.authorization?.startsWith('Basic') === true ? password : token})\u0007\n${'x'.repeat(5000)}` }))
+  })
+  const cases = [
+    { influx: { url, database: 'd', username: 'admin', password }, secrets: [password, Buffer.from(`admin:${password}`).toString('base64')] },
+    { influx: { version: 2, url, org: 'o', bucket: 'b', token }, secrets: [token, Buffer.from(token).toString('base64')] }
+  ]
+  for (const { influx, secrets } of cases) {
+    const err = await failure(writer(t, { ...influx, create_database: false }).write('m v=1 1'))
+    t.equal(err.code, 'INFLUX_UNAVAILABLE')
+    for (const secret of secrets) {
+      t.notOk(err.message.includes(secret), `no ${secret.slice(0, 6)}… in the message`)
+    }
+    t.match(err.message, /\[redacted\]/)
+    // eslint-disable-next-line no-control-regex -- the point of the assertion
+    t.notMatch(err.message, /[\u0000-\u001f]/, 'no control characters')
+    t.ok(err.message.length <= 401, `capped (${err.message.length})`)
+  }
+})
