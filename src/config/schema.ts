@@ -176,7 +176,7 @@ function sensor (raw: Raw, path: string): SensorConfig {
 
 function meterApi (value: unknown, path: string): MeterApi {
   const api = METER_APIS.find((a) => a === value)
-  if (api === undefined) throw new ConfigError(path, `"${String(value)}" is not a meter protocol (allowed: ${METER_APIS.join(', ')})`)
+  if (api === undefined) throw new ConfigError(path, `${shown(value)} is not a meter protocol (allowed: ${METER_APIS.join(', ')})`)
   return api
 }
 
@@ -296,15 +296,25 @@ function integer (value: unknown, path: string, min: number, max: number): numbe
 
 function duration (value: unknown, path: string, minMs: number): number {
   const ms = typeof value === 'string' ? parseDuration(value) : undefined
-  if (ms === undefined) throw new ConfigError(path, `"${String(value)}" is not a duration (like 500ms, 10s, 5m, 1h)`)
+  if (ms === undefined) throw new ConfigError(path, `${shown(value)} is not a duration (like 500ms, 10s, 5m, 1h)`)
   if (ms < minMs) throw new ConfigError(path, `must be at least ${minMs}ms`)
   return ms
 }
 
 function size (value: unknown, path: string): number {
   const bytes = typeof value === 'number' ? value : typeof value === 'string' ? parseSize(value) : undefined
-  if (bytes === undefined || !Number.isInteger(bytes) || bytes < 1024) throw new ConfigError(path, `"${String(value)}" is not a size of at least 1KiB (like 32MiB)`)
+  if (bytes === undefined || !Number.isInteger(bytes) || bytes < 1024) throw new ConfigError(path, `${shown(value)} is not a size of at least 1KiB (like 32MiB)`)
   return bytes
+}
+
+/**
+ * A wrong value as an error message may repeat it: a number, a boolean, or a text that starts
+ * with a digit (`10 seconds`, `32 MB`). Anything else may be a password typed into the wrong
+ * key, and is not repeated (check-config prints these messages).
+ */
+function shown (value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'boolean' || (typeof value === 'string' && /^\d[\w .]{0,15}$/.test(value))) return `"${String(value)}"`
+  return 'the value (not repeated: it may be a secret)'
 }
 
 function httpUrl (value: unknown, path: string): string {
@@ -313,7 +323,8 @@ function httpUrl (value: unknown, path: string): string {
   try {
     url = new URL(text)
   } catch {
-    throw new ConfigError(path, `"${text}" is not a URL`)
+    // Userinfo is a password: never repeated back.
+    throw new ConfigError(path, `"${text.replace(/\/\/[^/@]*@/, '//[redacted]@')}" is not a URL`)
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(path, 'must be an http:// or https:// URL')
   if (url.username !== '' || url.password !== '') throw new ConfigError(path, 'must not contain credentials (use username and password)')
