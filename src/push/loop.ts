@@ -51,6 +51,16 @@ export class PushLoop {
   constructor (opts: PushLoopOptions) {
     this.opts = opts
     this.now = opts.now ?? Date.now
+    opts.metrics.lagSource.current = () => this.lags()
+  }
+
+  /** Now minus the newest acknowledged point, per sensor with a checkpoint (read at each scrape). */
+  lags (): Array<{ sensor: string, lagSeconds: number }> {
+    const now = this.now() / 1000
+    return this.sensors().flatMap((s) => {
+      const checkpoint = this.opts.store.get(s.name)
+      return checkpoint === undefined ? [] : [{ sensor: s.name, lagSeconds: Math.round(now - checkpoint) }]
+    })
   }
 
   /** The sensors this instance pushes (all, or its shard). */

@@ -15,6 +15,11 @@ export interface SelfMetrics {
   pushPoints: Counter<'sensor'>
   pushErrors: Counter<'sensor' | 'reason'>
   pushLag: Gauge<'sensor'>
+  /**
+   * Where push_lag_seconds is read from at each scrape (the push loop sets it): now minus the
+   * newest acknowledged point, so the lag grows while a cycle is stuck instead of waiting for it.
+   */
+  lagSource: { current: (() => Array<{ sensor: string, lagSeconds: number }>) | undefined }
   pushLastSuccess: Gauge<'sensor'>
   pushSkippedTicks: Counter
 }
@@ -41,8 +46,10 @@ export function createSelfMetrics (processMetrics = true): SelfMetrics {
   // which version a series came from.
   new Gauge({ name: 'egauge_bridge_build_info', help: 'Always 1: the bridge version and the Node.js version running it.', labelNames: ['version', 'node'], registers })
     .set({ version: VERSION, node: process.version }, 1)
+  const lagSource: SelfMetrics['lagSource'] = { current: undefined }
   return {
     registry,
+    lagSource,
     fetchDuration: new Histogram({
       name: 'egauge_bridge_fetch_duration_seconds',
       help: 'Time to fetch a meter answer, by endpoint (inst or show).',
@@ -58,7 +65,15 @@ export function createSelfMetrics (processMetrics = true): SelfMetrics {
     configReloadTime: new Gauge({ name: 'egauge_bridge_config_last_reload_success_timestamp_seconds', help: 'Time of the last successful configuration load.', registers }),
     pushPoints: new Counter({ name: 'egauge_bridge_push_points_total', help: 'Points acknowledged by the database.', labelNames: ['sensor'], registers }),
     pushErrors: new Counter({ name: 'egauge_bridge_push_errors_total', help: 'Push failures, by reason.', labelNames: ['sensor', 'reason'], registers }),
-    pushLag: new Gauge({ name: 'egauge_bridge_push_lag_seconds', help: 'Seconds between now and the newest point the database acknowledged.', labelNames: ['sensor'], registers }),
+    pushLag: new Gauge({
+      name: 'egauge_bridge_push_lag_seconds',
+      help: 'Seconds between now and the newest point the database acknowledged.',
+      labelNames: ['sensor'],
+      registers,
+      collect () {
+        for (const { sensor, lagSeconds } of lagSource.current?.() ?? []) this.set({ sensor }, lagSeconds)
+      }
+    }),
     pushLastSuccess: new Gauge({ name: 'egauge_bridge_push_last_success_timestamp_seconds', help: 'When the last push cycle for the sensor succeeded.', labelNames: ['sensor'], registers }),
     pushSkippedTicks: new Counter({ name: 'egauge_bridge_push_skipped_ticks_total', help: 'Push ticks skipped because the previous cycle was still running.', registers })
   }

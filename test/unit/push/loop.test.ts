@@ -184,3 +184,31 @@ t.test('a reload during a push cycle fails none of its sensors: the old pool clo
   t.same(results.map((r) => r.points), [7200, 7200, 7200], 'every point of every sensor written')
   t.ok(written >= 3)
 })
+
+t.test('push_lag_seconds tells the truth while a cycle is stuck: now minus the newest acknowledged point, at each scrape', async (t) => {
+  const sim = new Simulator({ seed: 1, clock: () => NOW * 1000 })
+  const url = await sim.listen()
+  const bridge = testBridge({ sensors: [{ name: 'a', url }], influx: { url: 'http://127.0.0.1:9', database: 'x' }, push: { interval: '5m' } })
+  t.teardown(async () => { await bridge.close(); await sim.close() })
+  let now = NOW * 1000
+  let writes = 0
+  const store = CheckpointStore.open(join(mkdtempSync(join(tmpdir(), 's-')), 's.json'), () => {})
+  store.set('a', NOW - 400)
+  const loop = new PushLoop({
+    live: () => bridge.live,
+    writer: { target: 'frozen', prepare: async () => {}, write: async (_l, signal) => { writes++; await new Promise((_resolve, reject) => signal!.addEventListener('abort', () => { reject(networkError(new Error('aborted'), false)) }, { once: true })) }, close: async () => {} },
+    store,
+    metrics: bridge.metrics,
+    log: { info: () => {}, warn: () => {}, error: () => {} },
+    now: () => now,
+    setTimer: () => ({ cancel: () => {} })
+  })
+  const lag = async (): Promise<string | undefined> => /egauge_bridge_push_lag_seconds\{sensor="a"\} (\S+)/.exec(await bridge.metrics.registry.metrics())?.[1]
+  t.equal(await lag(), '400', 'from the state file, before any cycle')
+  loop.start()
+  // eslint-disable-next-line no-unmodified-loop-condition -- the writer, called by the running cycle, counts
+  while (writes === 0) await new Promise((resolve) => setTimeout(resolve, 10))
+  now += 300_000
+  t.equal(await lag(), '700', 'the database frozen: the lag grows with the clock, not at the end of the cycle')
+  await loop.stop(10)
+})
