@@ -6,7 +6,7 @@
  * writes, which overwrite the same points, and 200 meters cost a few fsyncs, not 200 (measured: a
  * sixth of the bridge's CPU in the 200-meter cycle went to fsync).
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { errorCode } from '../model/errors.js'
 
@@ -89,12 +89,18 @@ export class CheckpointStore {
     const tmp = `${this.file}.${process.pid}.tmp`
     const fd = openSync(tmp, 'w', 0o600)
     try {
-      writeSync(fd, JSON.stringify(state, null, 2) + '\n')
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
+      try {
+        writeSync(fd, JSON.stringify(state, null, 2) + '\n')
+        fsyncSync(fd)
+      } finally {
+        closeSync(fd)
+      }
+      renameSync(tmp, this.file)
+    } catch (err) {
+      // A full or read-only disk: leave no half-written temp file behind (the next save retries).
+      rmSync(tmp, { force: true })
+      throw err
     }
-    renameSync(tmp, this.file)
     // The rename is only durable once the directory entry is.
     const dir = openSync(dirname(this.file), 'r')
     try {

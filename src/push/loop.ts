@@ -16,10 +16,10 @@ import { eachLimited } from '../util/limit.js'
 import { sleep } from '../util/sleep.js'
 import type { CheckpointStore } from './checkpoints.js'
 import { shardOf } from './shard.js'
-import { pushRange, type SensorResult } from './sync.js'
+import { pushRange, STATE_FILE, type SensorResult } from './sync.js'
 
 /** Why a sensor's push fails: reading the meter, or writing to the database. */
-const PUSH_ERROR_REASONS = [...EGAUGE_ERROR_CODES, ...WRITE_ERROR_CODES]
+const PUSH_ERROR_REASONS = [...EGAUGE_ERROR_CODES, ...WRITE_ERROR_CODES, STATE_FILE]
 
 export interface PushLoopOptions {
   live: () => Live

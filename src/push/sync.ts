@@ -39,6 +39,23 @@ export interface SensorResult {
 }
 
 /** Pushes one sensor over a range. Never throws: failures are logged, counted and returned. */
+/**
+ * Saves the checkpoints when due. A state file that cannot be written (a full or read-only disk)
+ * is its own failure, STATE_FILE: the points are in the database and the sensor's result stays
+ * ok; the checkpoint stays in memory and the next save (at the latest, the cycle's end) retries.
+ */
+function persistDue (sensor: string, deps: SyncDeps): void {
+  try {
+    deps.store.persistDue()
+  } catch (err) {
+    deps.metrics.pushErrors.inc({ sensor, reason: STATE_FILE })
+    deps.log.error({ sensor, code: STATE_FILE, file: deps.store.file, cause: (err as { code?: string }).code }, `cannot save push checkpoints (${(err as { code?: string }).code ?? (err as Error).message}): the points are written; the save is retried`)
+  }
+}
+
+/** The push error reason of a state file that cannot be saved. */
+export const STATE_FILE = 'STATE_FILE'
+
 export async function pushRange (
   sensor: SensorConfig,
   source: MeterSource,
@@ -65,7 +82,7 @@ export async function pushRange (
       // Every batch of the chunk is acknowledged (or refused for good): now, and only now, move on.
       checkpoint = newest
       deps.store.set(range.key, newest)
-      deps.store.persistDue()
+      persistDue(name, deps)
       onProgress?.(newest, points)
     }
     return { sensor: name, ok: true, points, checkpoint }

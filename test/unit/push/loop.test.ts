@@ -212,3 +212,31 @@ t.test('push_lag_seconds tells the truth while a cycle is stuck: now minus the n
   t.equal(await lag(), '700', 'the database frozen: the lag grows with the clock, not at the end of the cycle')
   await loop.stop(10)
 })
+
+t.test('a state file that cannot be saved: its own reason, the sensor still ok, no temp file left', async (t) => {
+  const { mkdirSync, readdirSync } = await import('node:fs')
+  const sim = new Simulator({ seed: 1, clock: () => NOW * 1000 })
+  const url = await sim.listen()
+  const bridge = testBridge({ sensors: [{ name: 'a', url }], influx: { url: 'http://127.0.0.1:9', database: 'x' }, push: { interval: '5m' } })
+  t.teardown(async () => { await bridge.close(); await sim.close() })
+  const dir = mkdtempSync(join(tmpdir(), 's-'))
+  // A directory where the file should be: every save fails at the rename, after the temp file is written.
+  const file = join(dir, 'state.json')
+  mkdirSync(file)
+  const logs: string[] = []
+  const loop = new PushLoop({
+    live: () => bridge.live,
+    writer: { target: 'ok', prepare: async () => {}, write: async () => {}, close: async () => {} },
+    store: CheckpointStore.open(file, () => {}, 0),
+    metrics: bridge.metrics,
+    log: { info: () => {}, warn: (_o, m) => { logs.push(m) }, error: (o, m) => { logs.push(`${JSON.stringify(o)} ${m}`) } },
+    now: () => NOW * 1000
+  })
+  const [result] = await loop.runCycle()
+  t.ok(result!.ok, 'the points were written: the sensor is not failed')
+  t.equal(result!.checkpoint, NOW)
+  t.match(logs.join('\n'), /"code":"STATE_FILE".*cannot save push checkpoints \(EISDIR\): the points are written; the save is retried/)
+  t.notMatch(logs.join('\n'), /could not read the meter/)
+  t.match(await bridge.metrics.registry.metrics(), /egauge_bridge_push_errors_total\{sensor="a",reason="STATE_FILE"\} [1-9]/)
+  t.same(readdirSync(dir), ['state.json'], 'no temp file left behind')
+})
