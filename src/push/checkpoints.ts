@@ -69,6 +69,12 @@ export class CheckpointStore {
     }
   }
 
+  /** Replaces a checkpoint that cannot be right (one in the future), backwards if need be. */
+  reset (key: string, time: number): void {
+    this.checkpoints.set(key, time)
+    this.dirty = true
+  }
+
   delete (key: string): void {
     if (this.checkpoints.delete(key)) this.dirty = true
   }

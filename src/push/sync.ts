@@ -53,6 +53,9 @@ function persistDue (sensor: string, deps: SyncDeps): void {
   }
 }
 
+/** A checkpoint this far ahead of the bridge's clock cannot be right. */
+export const FUTURE_SLACK_SECONDS = 300
+
 /** The push error reason of a state file that cannot be saved. */
 export const STATE_FILE = 'STATE_FILE'
 
@@ -71,6 +74,15 @@ export async function pushRange (
   try {
     await withRetries(async () => { await deps.writer.prepare(signal) }, deps, signal)
     const nowSeconds = Math.floor(deps.now() / 1000)
+    // A checkpoint ahead of the clock (a state file from a machine whose clock was wrong, or
+    // edited by hand) would make every cycle write nothing while reporting success: it is
+    // replaced by the range's start, with a warning. Points already written are written again,
+    // which line protocol makes harmless (same series, same time).
+    if (checkpoint !== undefined && checkpoint > nowSeconds + FUTURE_SLACK_SECONDS) {
+      deps.log.warn({ sensor: name, checkpoint, now: nowSeconds }, `push checkpoint is ${checkpoint - nowSeconds} s in the future: ignored, pushing from ${range.from} instead`)
+      checkpoint = undefined
+      deps.store.reset(range.key, range.from)
+    }
     // Chunks start at the checkpoint and each at the end of the one before, so (after, until] of a
     // chunk never reaches back into points already acknowledged.
     for (const chunk of planChunks(checkpoint ?? range.from, range.to, range.step, nowSeconds, source.retention())) {

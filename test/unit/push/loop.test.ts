@@ -240,3 +240,29 @@ t.test('a state file that cannot be saved: its own reason, the sensor still ok, 
   t.match(await bridge.metrics.registry.metrics(), /egauge_bridge_push_errors_total\{sensor="a",reason="STATE_FILE"\} [1-9]/)
   t.same(readdirSync(dir), ['state.json'], 'no temp file left behind')
 })
+
+t.test('a checkpoint in the future (a day, 1e300) is replaced with a warning, and the cycle writes the interval', async (t) => {
+  const sim = new Simulator({ seed: 1, clock: () => NOW * 1000 })
+  const url = await sim.listen()
+  const bridge = testBridge({ sensors: [{ name: 'a', url }, { name: 'b', url }], influx: { url: 'http://127.0.0.1:9', database: 'x' }, push: { interval: '5m' } })
+  t.teardown(async () => { await bridge.close(); await sim.close() })
+  const store = CheckpointStore.open(join(mkdtempSync(join(tmpdir(), 's-')), 's.json'), () => {})
+  store.set('a', NOW + 86_400)
+  store.set('b', 1e300)
+  const logs: string[] = []
+  let lines = 0
+  const loop = new PushLoop({
+    live: () => bridge.live,
+    writer: { target: 'ok', prepare: async () => {}, write: async (body) => { lines += String(body).split('\n').filter(Boolean).length }, close: async () => {} },
+    store,
+    metrics: bridge.metrics,
+    log: { info: () => {}, warn: (_o, m) => { logs.push(m) }, error: () => {} },
+    now: () => NOW * 1000
+  })
+  const results = await loop.runCycle()
+  t.same(results.map((r) => [r.ok, r.points, r.checkpoint]), [[true, 7200, NOW], [true, 7200, NOW]], 'each sensor: 300 s × 24 registers')
+  t.equal(lines, 14_400)
+  t.match(logs[0], /push checkpoint is 86400 s in the future: ignored, pushing from 1699999700 instead/)
+  t.equal(logs.length, 2)
+  t.equal(store.get('b'), NOW)
+})
