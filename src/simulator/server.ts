@@ -41,6 +41,10 @@ export interface SimulatorOptions {
 }
 
 const REALM = 'eGauge Administration'
+/** Requests kept for `requests` and `/__sim/requests`; older ones are dropped. */
+export const MAX_REQUEST_LOG = 10_000
+/** Digest nonces remembered; older ones are refused (a new challenge follows). */
+export const MAX_NONCES = 1000
 const UNITS: Record<string, number> = { S: 1, m: 60, h: 3600, d: 86400 }
 
 export class Simulator {
@@ -133,9 +137,13 @@ export class Simulator {
       return
     }
     this.requests.push({ path, query, authorization: req.headers.authorization })
+    // A long-lived simulator (docker compose runs one) keeps only the latest requests and nonces.
+    if (this.requests.length > MAX_REQUEST_LOG + 1000) this.requests.splice(0, this.requests.length - MAX_REQUEST_LOG)
     if (this.auth !== undefined && !this.authorized(req, url)) {
       const nonce = randomBytes(16).toString('hex')
       this.nonces.add(nonce)
+      // The oldest first: a Set iterates in insertion order. A real meter forgets nonces too.
+      if (this.nonces.size > MAX_NONCES) this.nonces.delete(this.nonces.values().next().value!)
       res.writeHead(401, {
         'www-authenticate': `Digest realm="${REALM}", nonce="${nonce}", qop="auth", algorithm=MD5`,
         'content-type': 'text/html'

@@ -6,7 +6,7 @@ import { historyReadings } from '../../../src/model/rates.js'
 import { registerType } from '../../../src/egauge/registers.js'
 import { instantRate, meterModel, raw, resolutionAt } from '../../../src/simulator/data.js'
 import { planRows } from '../../../src/simulator/xml.js'
-import { Simulator } from '../../../src/simulator/server.js'
+import { MAX_NONCES, MAX_REQUEST_LOG, Simulator } from '../../../src/simulator/server.js'
 
 const NOW = 1_700_000_000
 const fixture = (name: string): string => readFileSync(new URL(`../../fixtures/egauge/${name}`, import.meta.url), 'utf8')
@@ -161,4 +161,21 @@ t.test('control routes and the request log', async (t) => {
   const log = await (await fetch(`${url}/__sim/requests`)).json() as { requests: number }
   t.equal(log.requests, 3)
   t.same(sim.requests.map((r) => r.path), ['/cgi-bin/egauge', '/cgi-bin/egauge', '/cgi-bin/egauge'])
+})
+
+t.test('a long-lived simulator stays bounded: the request log and the Digest nonces are pruned', async (t) => {
+  const sim = new Simulator({ seed: 1, auth: { username: 'u', password: 'p' } })
+  const url = await sim.listen()
+  t.teardown(() => sim.close())
+  const { Agent, request } = await import('undici')
+  const agent = new Agent({ connections: 8 })
+  t.teardown(() => agent.close())
+  // Unauthenticated requests: each is logged and gets a fresh nonce, as a scanner's would.
+  const total = MAX_REQUEST_LOG + 1500
+  for (let i = 0; i < total; i += 100) {
+    await Promise.all(Array.from({ length: 100 }, async () => { await (await request(`${url}/cgi-bin/egauge?inst`, { dispatcher: agent })).body.dump() }))
+  }
+  t.ok(sim.requests.length <= MAX_REQUEST_LOG + 1000, `${sim.requests.length} requests kept of ${total}`)
+  t.ok(sim.requests.length >= MAX_REQUEST_LOG, 'the latest ones')
+  t.equal((sim as unknown as { nonces: Set<string> }).nonces.size, MAX_NONCES)
 })
