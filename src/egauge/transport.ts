@@ -180,6 +180,8 @@ export class MeterTransport {
       return new EgaugeError('EGAUGE_TIMEOUT', name, `meter did not answer within ${(Math.min(elapsedMs, this.sensor.timeoutMs) / 1000).toFixed(1)}s`)
     }
     const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name
+    // The meter answered, with headers past undici's limit (16 KiB): too large, not unreachable.
+    if (code === 'UND_ERR_HEADERS_OVERFLOW') return new EgaugeError('EGAUGE_TOO_LARGE', name, 'meter answered with headers larger than 16 KiB')
     return new EgaugeError('EGAUGE_UNREACHABLE', name, `meter unreachable (${code})`)
   }
 }

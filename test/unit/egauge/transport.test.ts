@@ -253,3 +253,13 @@ t.test('a meter offering Basic and Digest gets Digest, in one header or in two; 
     t.same(seen, ['-', 'Digest'], what)
   }
 })
+
+t.test('a 20 kB challenge header is a meter answer too large, not a meter unreachable', async (t) => {
+  const url = await fakeMeter(t, (_req, res) => {
+    res.writeHead(401, { 'www-authenticate': `Digest realm="m", nonce="${'n'.repeat(20_000)}"` }).end()
+  })
+  const client = new MeterClient(sensor(url, { username: 'u', password: 'p' }))
+  t.teardown(() => client.close())
+  const err = await rejects(t, client.fetchInst(), 'EGAUGE_TOO_LARGE')
+  t.equal(err.message, 'sensor m1: meter answered with headers larger than 16 KiB')
+})
