@@ -15,9 +15,14 @@ const protocols: Record<MeterApi, SourceFactory> = {
   xml: (sensor, counters) => new XmlClient(sensor, counters)
 }
 
-/** The source for a sensor's protocol. Opens no connection until the first request. */
+/** The protocol's own client for a sensor, as configured by `api`. */
+export function protocolSource (sensor: SensorConfig, counters: SourceCounters = {}): MeterSource {
+  return protocols[sensor.api](sensor, counters)
+}
+
+/** The source for a sensor: its protocol's client, its errors redacted. Opens no connection until the first request. */
 export function createMeterSource (sensor: SensorConfig, counters: SourceCounters = {}): MeterSource {
-  return redacting(protocols[sensor.api](sensor, counters), secretForms(sensor.username, sensor.password))
+  return redacting(protocolSource(sensor, counters), secretForms(sensor.username, sensor.password))
 }
 
 /** The longest error message a meter can cause, quoted parts included. */

@@ -8,16 +8,20 @@ import { join } from 'node:path'
 import t from 'tap'
 import { createBridge } from '../../../src/bridge/bridge.js'
 import { XmlClient } from '../../../src/egauge/xml/client.js'
-import { createMeterSource } from '../../../src/meters/factory.js'
+import { createMeterSource, protocolSource } from '../../../src/meters/factory.js'
 import { EG4XXX_RETENTION } from '../../../src/egauge/retention.js'
 import type { HistoryQuery } from '../../../src/model/history.js'
 import type { MeterSource } from '../../../src/model/source.js'
 import { runCase } from '../../helpers/golden.js'
 
-t.test('the factory maps api: xml to the XML client', async (t) => {
+t.test('the factory maps api: xml to the XML client, behind the redacting wrapper', async (t) => {
   const { config } = await runCase('simulator-inst-tot')
+  const client = protocolSource(config.sensors[0]!)
+  t.ok(client instanceof XmlClient)
+  await client.close()
   const source = createMeterSource(config.sensors[0]!)
-  t.ok(source instanceof XmlClient)
+  t.notOk(source instanceof XmlClient, 'wrapped')
+  t.same(source.retention(), client.retention(), 'the protocol\'s retention passes through')
   await source.close()
 })
 
