@@ -63,8 +63,10 @@ t.test('Prometheus scrapes /metrics/:sensor and /probe; PromQL returns the meter
   // keep their _total, histograms their buckets.
   const requests = await prom.waitFor('egauge_bridge_upstream_requests_total{job="egauge_bridge",sensor="m1"}')
   t.ok(Number(requests[0]!.value[1]) >= 1)
-  const buckets = await prom.query('egauge_bridge_fetch_duration_seconds_bucket{job="egauge_bridge",le="10"}')
-  const counts = await prom.query('egauge_bridge_fetch_duration_seconds_count{job="egauge_bridge"}')
+  // Polled: the request counter rises when a fetch starts, the histogram when it ends, so one
+  // scrape may hold the first and not yet the second.
+  const buckets = await prom.waitFor('egauge_bridge_fetch_duration_seconds_bucket{job="egauge_bridge",le="10"}')
+  const counts = await prom.waitFor('egauge_bridge_fetch_duration_seconds_count{job="egauge_bridge"}')
   t.ok(buckets.length >= 1 && counts.length >= 1, 'histogram buckets and counts')
   t.same((await prom.query('egauge_bridge_build_info{job="egauge_bridge"}')).map((s) => s.value[1]), ['1'])
   const energy = await prom.query('egauge_energy_joules{job="egauge",register="Solar"}')
