@@ -67,8 +67,13 @@ export class StatusBook {
     }
   }
 
+  /**
+   * Every sensor's state. The push lag is read now, from the newest acknowledged point: it grows
+   * while a cycle is stuck, as push_lag_seconds does, instead of waiting for the cycle's end.
+   */
   statuses (): SensorStatus[] {
-    return [...this.sensors.values()]
+    const now = this.now() / 1000
+    return [...this.sensors.values()].map((s) => s.push?.checkpoint === undefined ? s : { ...s, push: { ...s.push, lagSeconds: Math.max(0, Math.round(now - s.push.checkpoint)) } })
   }
 
   status (name: string): SensorStatus | undefined {

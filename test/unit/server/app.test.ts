@@ -414,9 +414,10 @@ t.test('POST /-/reload: the same reload as SIGHUP, behind the bridge auth; a bad
 })
 
 t.test('/api/sensors: the push state in the same time format, null where nothing happened yet', async (t) => {
-  const b = testBridge({ sensors: [{ name: 'a', url: urlA }, { name: 'b', url: urlB }] })
+  // The lag is read when asked: now (12 s after the checkpoint) minus the checkpoint, whatever the cycle stored.
+  const b = testBridge({ sensors: [{ name: 'a', url: urlA }, { name: 'b', url: urlB }] }, { now: () => 1_700_000_012_000 })
   t.teardown(() => b.close())
-  b.live.book.setPush('a', { checkpoint: 1_700_000_000, lagSeconds: 12, lastSuccess: 1_700_000_010, lastError: { code: 'INFLUX_UNAVAILABLE', message: 'busy', at: 1_700_000_005_000 } })
+  b.live.book.setPush('a', { checkpoint: 1_700_000_000, lagSeconds: 3, lastSuccess: 1_700_000_010, lastError: { code: 'INFLUX_UNAVAILABLE', message: 'busy', at: 1_700_000_005_000 } })
   b.live.book.setPush('b', { checkpoint: undefined, lagSeconds: undefined, lastSuccess: undefined, lastError: undefined })
   const api = JSON.parse((await b.app.inject({ method: 'GET', url: '/api/sensors' })).body) as { sensors: Array<{ push: unknown, lastSuccess: unknown }> }
   t.same(api.sensors[0]!.push, { checkpoint: '2023-11-14T22:13:20.000Z', lagSeconds: 12, lastSuccess: '2023-11-14T22:13:30.000Z', lastError: { code: 'INFLUX_UNAVAILABLE', message: 'busy', at: '2023-11-14T22:13:25.000Z' } })
