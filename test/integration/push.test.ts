@@ -41,7 +41,7 @@ function harness (raw: Record<string, unknown>, name: string): Harness {
     sensors: [{ name: 'm1', url: urls.m1, timeout: '500ms' }, { name: 'm2', url: urls.m2, timeout: '500ms' }],
     push: { interval: '5m', step: '1s', state_file: join(stateDir, `${name}.json`) },
     ...raw
-  }, { push: true })
+  }, { push: true, now: clock })
   const logs: string[] = []
   const log = { info: () => {}, warn: (_o: object, m: string) => { logs.push(m) }, error: (o: object, m: string) => { logs.push(`${JSON.stringify(o)} ${m}`) } }
   const store = CheckpointStore.open(bridge.config.push.stateFile, (m) => logs.push(m))
