@@ -7,7 +7,7 @@ import type { MeterApi, SensorConfig } from '../config/schema.js'
 import { XmlClient } from '../egauge/xml/client.js'
 import { EgaugeError } from '../model/errors.js'
 import type { MeterSource, SourceCounters } from '../model/source.js'
-import { redactQuote, secretForms } from '../util/redact.js'
+import { redactingErrors, secretForms } from '../util/redact.js'
 
 export type SourceFactory = (sensor: SensorConfig, counters: SourceCounters) => MeterSource
 
@@ -25,9 +25,6 @@ export function createMeterSource (sensor: SensorConfig, counters: SourceCounter
   return redacting(protocolSource(sensor, counters), secretForms(sensor.username, sensor.password))
 }
 
-/** The longest error message a meter can cause, quoted parts included. */
-export const MAX_ERROR_MESSAGE = 400
-
 /**
  * Every error of a source made safe to show before anything logs, counts or answers it: a meter
  * may echo the request's Authorization header into its answer, and parse errors quote the
@@ -35,17 +32,9 @@ export const MAX_ERROR_MESSAGE = 400
  * blanked, the message capped (README "Security").
  */
 export function redacting (source: MeterSource, secrets: readonly string[]): MeterSource {
-  const safe = async <T>(call: () => Promise<T>): Promise<T> => {
-    try {
-      return await call()
-    } catch (err) {
-      if (err instanceof EgaugeError) err.message = redactQuote(err.message, secrets, MAX_ERROR_MESSAGE)
-      throw err
-    }
-  }
   return {
-    current: async (signal) => await safe(async () => await source.current(signal)),
-    history: async (query, signal) => await safe(async () => await source.history(query, signal)),
+    current: async (signal) => await redactingErrors(async () => await source.current(signal), EgaugeError, secrets),
+    history: async (query, signal) => await redactingErrors(async () => await source.history(query, signal), EgaugeError, secrets),
     retention: () => source.retention(),
     close: async () => { await source.close() }
   }

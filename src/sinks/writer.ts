@@ -5,7 +5,7 @@
 import type { InfluxConfig } from '../config/schema.js'
 import { InfluxV1Writer } from './influx-v1.js'
 import { InfluxV2Writer } from './influx-v2.js'
-import { redactQuote, secretForms } from '../util/redact.js'
+import { redactingErrors, secretForms } from '../util/redact.js'
 import { WriteError } from './write-error.js'
 
 export interface Writer {
@@ -30,18 +30,10 @@ export function createWriter (config: InfluxConfig): Writer {
  * control characters blanked, the message capped.
  */
 export function redactingWriter (writer: Writer, secrets: readonly string[]): Writer {
-  const safe = async (call: () => Promise<void>): Promise<void> => {
-    try {
-      await call()
-    } catch (err) {
-      if (err instanceof WriteError) err.message = redactQuote(err.message, secrets, 400)
-      throw err
-    }
-  }
   return {
     target: writer.target,
-    prepare: async (signal) => { await safe(async () => { await writer.prepare(signal) }) },
-    write: async (lines, signal) => { await safe(async () => { await writer.write(lines, signal) }) },
+    prepare: async (signal) => { await redactingErrors(async () => { await writer.prepare(signal) }, WriteError, secrets) },
+    write: async (lines, signal) => { await redactingErrors(async () => { await writer.write(lines, signal) }, WriteError, secrets) },
     close: async () => { await writer.close() }
   }
 }

@@ -39,3 +39,20 @@ export function redactQuote (text: string, secrets: readonly string[], max = MAX
   out = out.replace(/[\u0000-\u001f\u007f]/g, ' ')
   return out.length > max ? out.slice(0, max) + '…' : out
 }
+
+/** The longest error message a peer (a meter, a database) can cause, quoted parts included. */
+export const MAX_ERROR_MESSAGE = 400
+
+/**
+ * Runs `call`; an error of class `kind` it throws leaves with its message made safe to show
+ * (redactQuote with `secrets`, at most MAX_ERROR_MESSAGE characters). The one wrapper of the
+ * meter sources and the database writers.
+ */
+export async function redactingErrors<T> (call: () => Promise<T>, kind: abstract new (...args: never[]) => Error, secrets: readonly string[]): Promise<T> {
+  try {
+    return await call()
+  } catch (err) {
+    if (err instanceof kind) err.message = redactQuote(err.message, secrets, MAX_ERROR_MESSAGE)
+    throw err
+  }
+}
