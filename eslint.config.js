@@ -5,22 +5,24 @@ import neostandard from 'neostandard'
  * not import. Imports run one way, from commands/ down to model/; a test
  * (test/unit/architecture.test.ts) holds this file to it.
  */
-const folders = ['model', 'util', 'config', 'telemetry', 'egauge', 'formats', 'meters', 'sinks', 'push', 'server', 'simulator', 'bridge', 'commands']
+const folders = ['model', 'util', 'config', 'telemetry', 'egauge', 'formats', 'meters', 'sinks', 'push', 'receive', 'server', 'simulator', 'bridge', 'commands']
 const forbidden = {
-  model: ['util', 'config', 'telemetry', 'egauge', 'formats', 'meters', 'sinks', 'push', 'server', 'simulator', 'bridge', 'commands'],
-  util: ['model', 'config', 'telemetry', 'egauge', 'formats', 'meters', 'sinks', 'push', 'server', 'simulator', 'bridge', 'commands'],
-  config: ['telemetry', 'egauge', 'formats', 'meters', 'sinks', 'push', 'server', 'simulator', 'bridge', 'commands'],
-  telemetry: ['egauge', 'formats', 'meters', 'sinks', 'push', 'server', 'simulator', 'bridge', 'commands'],
+  model: ['util', 'config', 'telemetry', 'egauge', 'formats', 'meters', 'sinks', 'push', 'receive', 'server', 'simulator', 'bridge', 'commands'],
+  util: ['model', 'config', 'telemetry', 'egauge', 'formats', 'meters', 'sinks', 'push', 'receive', 'server', 'simulator', 'bridge', 'commands'],
+  config: ['telemetry', 'egauge', 'formats', 'meters', 'sinks', 'push', 'receive', 'server', 'simulator', 'bridge', 'commands'],
+  telemetry: ['egauge', 'formats', 'meters', 'sinks', 'push', 'receive', 'server', 'simulator', 'bridge', 'commands'],
   // The vendor's protocols know the model, not what becomes of it.
-  egauge: ['formats', 'meters', 'sinks', 'push', 'server', 'simulator', 'bridge', 'commands'],
+  egauge: ['formats', 'meters', 'sinks', 'push', 'receive', 'server', 'simulator', 'bridge', 'commands'],
   // Output formats know only the shared vocabulary (and the config's types).
-  formats: ['telemetry', 'egauge', 'meters', 'sinks', 'push', 'server', 'simulator', 'bridge', 'commands'],
-  meters: ['formats', 'sinks', 'push', 'server', 'simulator', 'bridge', 'commands'],
-  sinks: ['egauge', 'meters', 'push', 'server', 'simulator', 'bridge', 'commands'],
-  push: ['server', 'simulator', 'bridge', 'commands'],
-  server: ['egauge', 'push', 'simulator', 'bridge', 'commands'],
+  formats: ['telemetry', 'egauge', 'meters', 'sinks', 'push', 'receive', 'server', 'simulator', 'bridge', 'commands'],
+  meters: ['formats', 'sinks', 'push', 'receive', 'server', 'simulator', 'bridge', 'commands'],
+  sinks: ['egauge', 'meters', 'push', 'receive', 'server', 'simulator', 'bridge', 'commands'],
+  push: ['receive', 'server', 'simulator', 'bridge', 'commands'],
+  // The receiver shares push's checkpoints and delivery; push knows nothing of it.
+  receive: ['server', 'simulator', 'bridge', 'commands'],
+  server: ['egauge', 'push', 'receive', 'simulator', 'bridge', 'commands'],
   // The fake meter is built from the model and the eGauge type table only.
-  simulator: ['util', 'config', 'telemetry', 'formats', 'meters', 'sinks', 'push', 'server', 'bridge', 'commands'],
+  simulator: ['util', 'config', 'telemetry', 'formats', 'meters', 'sinks', 'push', 'receive', 'server', 'bridge', 'commands'],
   bridge: ['commands'],
   commands: []
 }

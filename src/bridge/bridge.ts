@@ -12,6 +12,7 @@ import type { SourceFactory } from '../meters/factory.js'
 import { MeterPool, type Live } from '../meters/pool.js'
 import { CheckpointStore } from '../push/checkpoints.js'
 import { PushLoop } from '../push/loop.js'
+import { Receiver } from '../receive/receiver.js'
 import { buildApp } from '../server/app.js'
 import { createWriter, type Writer } from '../sinks/writer.js'
 import { silentLogger, type Logger } from '../telemetry/logger.js'
@@ -59,6 +60,8 @@ export interface Bridge {
   store: () => CheckpointStore
   /** The push loop, made on first use (it does not run until start()). */
   pushLoop: () => PushLoop
+  /** The receiver of meters' pushes, made on first use (README "Meters that push"). */
+  receiver: () => Receiver
   /** Starts listening; resolves to the bound address. */
   listen: (host: string, port: number) => Promise<string>
   /** Reads the config file again and swaps it in; keeps the old one on error. Never throws. */
@@ -89,6 +92,7 @@ export function createBridge (opts: BridgeOptions): Bridge {
     logger: opts.logger ?? false,
     ready: opts.ready ?? (() => listening),
     ...(opts.configFile === undefined ? {} : { reload: async () => await bridge.reload() }),
+    receiver: () => live!.config.sensors.some((s) => s.receive !== undefined) ? bridge.receiver() : undefined,
     ...(opts.now === undefined ? {} : { now: opts.now }),
     info: () => ({
       version: VERSION,
@@ -118,9 +122,10 @@ export function createBridge (opts: BridgeOptions): Bridge {
       ...(opts.now === undefined ? {} : { now: opts.now }),
       ...(opts.createSource === undefined ? {} : { createSource: opts.createSource })
     })
+    // A receiving sensor has its series from start-up, like a pulled one (exportSensor).
+    for (const s of config.sensors) if (s.receive !== undefined) bridge.receiver().export(s.name)
     return { config, pool, book }
   }
-  live = newLive(opts.config)
   const configLoaded = (): void => {
     metrics.configReloadOk.set(1)
     metrics.configReloadTime.set((opts.now ?? Date.now)() / 1000)
@@ -134,6 +139,7 @@ export function createBridge (opts: BridgeOptions): Bridge {
   /** Pools replaced by a reload, closing once the cycle that uses them is over. */
   const retiring = new Set<Live>()
   let loop: PushLoop | undefined
+  let receiver: Receiver | undefined
   const bridge: Bridge = {
     get app () { return theApp() },
     metrics,
@@ -152,6 +158,15 @@ export function createBridge (opts: BridgeOptions): Bridge {
       ...(opts.sleep === undefined ? {} : { sleep: opts.sleep }),
       ...(opts.setTimer === undefined ? {} : { setTimer: opts.setTimer }),
       ...(opts.retries === undefined ? {} : { retries: opts.retries })
+    })),
+    receiver: () => (receiver ??= new Receiver({
+      influx: opts.config.influx,
+      writer: bridge.writer(),
+      store: bridge.store(),
+      metrics,
+      book: () => live!.book,
+      log,
+      ...(opts.now === undefined ? {} : { now: opts.now })
     })),
     listen: async (host, port) => {
       // Fastify logs "Server listening at …" once per address at info, which duplicates the
@@ -208,5 +223,8 @@ export function createBridge (opts: BridgeOptions): Bridge {
       await Promise.all([live!, ...retiring].map(async (l) => { await l.pool.close() }))
     }
   }
+  live = newLive(opts.config)
+  // Read at each scrape: a meter that stops pushing turns late without an event.
+  metrics.receiveSource.current = () => live!.book.statuses().flatMap((s) => s.receive === undefined ? [] : [{ sensor: s.name, lagSeconds: s.receive.lagSeconds, up: s.receive.state === 'up' }])
   return bridge
 }

@@ -38,7 +38,10 @@ export async function backfill (argv: string[], out: Out, err: Out): Promise<num
   const step = values.step === undefined ? config.push.stepSeconds : historyStep(values.step as string)
   if (step === undefined) throw new UsageError(`--step must be one of ${Object.keys(HISTORY_STEPS).join(', ')}`, HELP)
   for (const name of positionals) {
-    if (config.sensors.find((s) => s.name === name) === undefined) throw new ConfigError('', `unknown sensor "${name}"`)
+    const sensor = config.sensors.find((s) => s.name === name)
+    if (sensor === undefined) throw new ConfigError('', `unknown sensor "${name}"`)
+    // The meter keeps what it could not push and sends it with its next push (README "Meters that push").
+    if (sensor.url === undefined) throw new ConfigError('', `sensor "${name}" has no url: it pushes its data to the bridge, and backfill reads meters (give it a url to backfill from the meter)`)
   }
   const log = pinoLogger(out)
   const bridge = createBridge({ config, processMetrics: false, log })

@@ -42,6 +42,7 @@ export async function once (argv: string[], out: Out): Promise<number> {
     const config = file === undefined ? demo!.config : loadConfigFile(file).config
     const sensor = config.sensors.find((s) => s.name === name)
     if (sensor === undefined) throw new ConfigError('', `unknown sensor "${name}" (configured: ${config.sensors.map((s) => s.name).join(', ') || 'none'})`)
+    if (sensor.url === undefined) throw new ConfigError('', `sensor "${name}" has no url: it pushes its data to the bridge, there is nothing to read`)
     // Errors go to the caller, who prints them: the bridge itself logs nothing here.
     const bridge = createBridge({ config, processMetrics: false })
     try {

@@ -14,7 +14,8 @@ export type MeterApi = typeof METER_APIS[number]
 
 export interface SensorConfig {
   name: string
-  url: string
+  /** Where the bridge reads the meter; undefined for a meter that only pushes (`receive` without `url`). */
+  url: string | undefined
   /** The protocol the bridge reads the meter with. */
   api: MeterApi
   username: string | undefined
@@ -28,6 +29,24 @@ export interface SensorConfig {
   registers: string[] | undefined
   /** Legacy Peper schema only: register → unit from `Registre`. */
   registerUnits: Record<string, string> | undefined
+  /** The meter pushes its own data to `POST /receive/<name>` (README "Meters that push"). */
+  receive: ReceiveConfig | undefined
+}
+
+export interface ReceiveConfig {
+  /** The HTTP Basic credentials the meter sends (its push `user` and `password`). */
+  username: string
+  password: string
+  /** The push interval set on the meter: a sensor is "late" after two without a push. */
+  intervalMs: number
+}
+
+/** A sensor the bridge reads itself: it has a url (a meter that only pushes has none). */
+export type PulledSensor = SensorConfig & { url: string }
+
+/** Whether the bridge reads this sensor itself, as opposed to one that only pushes. */
+export function isPulled (sensor: SensorConfig): sensor is PulledSensor {
+  return sensor.url !== undefined
 }
 
 export type ServerAuth =
@@ -82,6 +101,7 @@ export function registerFilter (sensor: SensorConfig): RegisterFilter {
 export const DEFAULTS = {
   server: { listen: '0.0.0.0:9430', cache_ttl: '1s' },
   sensor: { api: 'xml', timeout: '10s', tls_insecure: false, tls_legacy: false, max_response_size: '32MiB' },
+  receive: { interval: '60s' },
   influx: {
     version: 1,
     url: 'http://localhost:8086',
@@ -115,7 +135,7 @@ type Raw = Record<string, unknown>
 /** Validates a raw (modern) config object and returns the typed config; throws ConfigError. */
 export function validateConfig (raw: unknown): Config {
   const root = object(raw, '', ['server', 'defaults', 'sensors', 'influx', 'push'])
-  const defaults = object(root.defaults ?? {}, 'defaults', SENSOR_KEYS.filter((k) => k !== 'name' && k !== 'url'))
+  const defaults = object(root.defaults ?? {}, 'defaults', SENSOR_KEYS.filter((k) => k !== 'name' && k !== 'url' && k !== 'receive'))
   // Checked on their own first, so an error names `defaults.x`, not the first sensor that inherits it.
   sensor({ ...defaults, name: 'defaults' }, 'defaults')
   const sensorList = root.sensors ?? []
@@ -126,6 +146,10 @@ export function validateConfig (raw: unknown): Config {
     if (seen.has(s.name)) throw new ConfigError(`sensors[${i}].name`, `duplicate sensor name "${s.name}"`)
     seen.add(s.name)
   })
+  const receiving = sensors.findIndex((s) => s.receive !== undefined)
+  if (receiving >= 0 && root.influx === undefined) {
+    throw new ConfigError('influx', `sensors[${receiving}] receives pushes, which are written to a database: an influx block is required`)
+  }
   return {
     server: server(object(root.server ?? {}, 'server', ['listen', 'cache_ttl', 'auth'])),
     sensors,
@@ -134,7 +158,7 @@ export function validateConfig (raw: unknown): Config {
   }
 }
 
-const SENSOR_KEYS = ['name', 'url', 'api', 'username', 'password', 'tls_insecure', 'tls_legacy', 'timeout', 'max_response_size', 'tags', 'registers', 'register_units']
+const SENSOR_KEYS = ['name', 'url', 'api', 'username', 'password', 'tls_insecure', 'tls_legacy', 'timeout', 'max_response_size', 'tags', 'registers', 'register_units', 'receive']
 const INFLUX_KEYS = ['version', 'url', 'database', 'retention_policy', 'username', 'password', 'org', 'bucket', 'token', 'measurement', 'schema', 'create_database', 'timeout', 'batch_size']
 
 function sensor (raw: Raw, path: string): SensorConfig {
@@ -142,7 +166,9 @@ function sensor (raw: Raw, path: string): SensorConfig {
   if (!SENSOR_NAME.test(name)) {
     throw new ConfigError(`${path}.name`, 'must be 1-64 letters, digits, "-", "_" or "." (it is a URL path segment and a tag value)')
   }
-  const url = raw.url === undefined ? `https://${name}.d.egauge.net` : httpUrl(raw.url, `${path}.url`)
+  const receive = raw.receive === undefined ? undefined : receiveBlock(raw.receive, `${path}.receive`)
+  // A meter that pushes and has no url is never read; any other gets eGauge's proxy by default.
+  const url = raw.url !== undefined ? httpUrl(raw.url, `${path}.url`) : receive === undefined ? `https://${name}.d.egauge.net` : undefined
   const username = optionalString(raw.username, `${path}.username`)
   const password = optionalString(raw.password, `${path}.password`)
   if ((username === undefined) !== (password === undefined)) {
@@ -170,7 +196,21 @@ function sensor (raw: Raw, path: string): SensorConfig {
     maxResponseBytes: size(raw.max_response_size ?? DEFAULTS.sensor.max_response_size, `${path}.max_response_size`),
     tags,
     registers,
-    registerUnits: raw.register_units === undefined ? undefined : stringMap(raw.register_units, `${path}.register_units`)
+    registerUnits: raw.register_units === undefined ? undefined : stringMap(raw.register_units, `${path}.register_units`),
+    receive
+  }
+}
+
+function receiveBlock (value: unknown, path: string): ReceiveConfig {
+  const raw = object(value, path, ['username', 'password', 'interval'])
+  // A meter sends HTTP Basic only: without credentials anyone could write into the database.
+  if (raw.username === undefined || raw.password === undefined) {
+    throw new ConfigError(`${path}.${raw.username === undefined ? 'username' : 'password'}`, 'a receive block needs username and password (or password_file): the meter sends them as HTTP Basic credentials')
+  }
+  return {
+    username: string(raw.username, `${path}.username`),
+    password: string(raw.password, `${path}.password`),
+    intervalMs: duration(raw.interval ?? DEFAULTS.receive.interval, `${path}.interval`, 1000)
   }
 }
 

@@ -41,6 +41,25 @@ export function registerType (code: string): RegisterType {
   return Object.hasOwn(table, code) ? table[code]! : unknown
 }
 
+/**
+ * The JSON WebAPI's table (its OpenAPI "Type Codes"): the XML table where they agree, humidity in
+ * 0.001 % instead of 0.1 %, and the codes only the WebAPI has. Both `PQ` (what real answers
+ * carry) and `var` (what the spec lists) are reactive power.
+ */
+const webapiTable: Record<string, RegisterType> = {
+  ...table,
+  h: { quantity: 'humidity', unit: '%', perUnit: 1000 },
+  '%': { quantity: 'percentage', unit: '%', perUnit: 1000 },
+  m: { quantity: 'mass', unit: 'g', perUnit: 1000 },
+  ppm: { quantity: 'concentration', unit: 'ppm', perUnit: 1000 },
+  aq: { quantity: 'air_quality', unit: '', perUnit: 1000 }
+}
+
+/** The register type of a WebAPI type code (the register JSON, and meters pushing JSON); never throws. */
+export function webapiRegisterType (code: string): RegisterType {
+  return Object.hasOwn(webapiTable, code) ? webapiTable[code]! : unknown
+}
+
 /** Every known type code with its meaning, for documentation and tests. */
 export function knownRegisterTypes (): ReadonlyArray<[string, RegisterType]> {
   return Object.entries(table)

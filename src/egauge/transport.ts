@@ -7,7 +7,7 @@
  */
 import { isAscii } from 'node:buffer'
 import type { Pool } from 'undici'
-import type { SensorConfig } from '../config/schema.js'
+import type { PulledSensor } from '../config/schema.js'
 import { EgaugeError } from '../model/errors.js'
 import type { SourceCounters } from '../model/source.js'
 import { lazyRequire } from '../util/lazy.js'
@@ -26,7 +26,7 @@ export interface TransportAnswer {
 
 /** One meter's connections. Call close() when the sensor goes away. */
 export class MeterTransport {
-  readonly sensor: SensorConfig
+  readonly sensor: PulledSensor
   private pool: Pool | undefined
   private readonly origin: string
   private readonly basePath: string
@@ -35,7 +35,7 @@ export class MeterTransport {
   private basic = false
   private closed = false
 
-  constructor (sensor: SensorConfig, counters: SourceCounters = {}) {
+  constructor (sensor: PulledSensor, counters: SourceCounters = {}) {
     this.sensor = sensor
     this.counters = counters
     const url = new URL(sensor.url)

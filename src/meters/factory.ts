@@ -3,25 +3,25 @@
  * string to a constructor, as blackbox_exporter maps a module's prober. A new protocol is one
  * entry here and one client in egauge/.
  */
-import type { MeterApi, SensorConfig } from '../config/schema.js'
+import type { MeterApi, PulledSensor } from '../config/schema.js'
 import { XmlClient } from '../egauge/xml/client.js'
 import { EgaugeError } from '../model/errors.js'
 import type { MeterSource, SourceCounters } from '../model/source.js'
 import { redactingErrors, secretForms } from '../util/redact.js'
 
-export type SourceFactory = (sensor: SensorConfig, counters: SourceCounters) => MeterSource
+export type SourceFactory = (sensor: PulledSensor, counters: SourceCounters) => MeterSource
 
 const protocols: Record<MeterApi, SourceFactory> = {
   xml: (sensor, counters) => new XmlClient(sensor, counters)
 }
 
 /** The protocol's own client for a sensor, as configured by `api`. */
-export function protocolSource (sensor: SensorConfig, counters: SourceCounters = {}): MeterSource {
+export function protocolSource (sensor: PulledSensor, counters: SourceCounters = {}): MeterSource {
   return protocols[sensor.api](sensor, counters)
 }
 
 /** The source for a sensor: its protocol's client, its errors redacted. Opens no connection until the first request. */
-export function createMeterSource (sensor: SensorConfig, counters: SourceCounters = {}): MeterSource {
+export function createMeterSource (sensor: PulledSensor, counters: SourceCounters = {}): MeterSource {
   return redacting(protocolSource(sensor, counters), secretForms(sensor.username, sensor.password))
 }
 

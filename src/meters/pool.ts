@@ -5,7 +5,7 @@
  * own source's two connections, never another meter's. The pull path and the push loop both take
  * their sources from here.
  */
-import type { Config, SensorConfig } from '../config/schema.js'
+import { isPulled, type Config, type PulledSensor, type SensorConfig } from '../config/schema.js'
 import { EgaugeError, SCRAPE_DEADLINE } from '../model/errors.js'
 import type { MeterAnswer, MeterSource } from '../model/source.js'
 import type { Logger } from '../telemetry/logger.js'
@@ -26,7 +26,7 @@ export interface Live {
 export const MAX_CACHED_PER_SENSOR = 32
 
 interface Entry {
-  sensor: SensorConfig
+  sensor: PulledSensor
   source: MeterSource
   inFlight: Map<string, Promise<MeterAnswer>>
   cache: Map<string, { answer: MeterAnswer, expires: number }>
@@ -59,15 +59,16 @@ export class MeterPool {
     this.log = opts.log
     this.now = opts.now ?? Date.now
     const create = opts.createSource ?? createMeterSource
-    for (const sensor of sensors) {
+    // A meter that only pushes has nothing to read: it has no source (README "Meters that push").
+    for (const sensor of sensors.filter(isPulled)) {
       const source = create(sensor, { onUpstreamRequest: () => this.metrics.upstreamRequests.inc({ sensor: sensor.name }) })
       this.entries.set(sensor.name, { sensor, source, inFlight: new Map(), cache: new Map(), bodies: new Map() })
       exportSensor(this.metrics, sensor.name)
     }
   }
 
-  /** The configured sensor, or undefined: the only way a request name reaches a meter. */
-  sensor (name: string): SensorConfig | undefined {
+  /** The configured sensor the bridge reads, or undefined: the only way a request name reaches a meter. */
+  sensor (name: string): PulledSensor | undefined {
     return this.entries.get(name)?.sensor
   }
 
@@ -175,7 +176,7 @@ export class MeterPool {
    * Marks a failed fetch; logs one line with sensor, redacted URL, code, duration. `reason` is
    * the counter's label when it is not the error's code.
    */
-  private recordFailure (sensor: SensorConfig, err: EgaugeError, durationMs: number, reason: string = err.code): void {
+  private recordFailure (sensor: PulledSensor, err: EgaugeError, durationMs: number, reason: string = err.code): void {
     const name = sensor.name
     const code = err.code
     this.book.fetchFailed(name, reason, err.message)

@@ -50,6 +50,30 @@ export class BadRequestError extends Error {
   }
 }
 
+/** Every reason a meter's push to the receiver is refused before the database (README "Meters that push"). */
+export const RECEIVE_ERROR_CODES = ['RECEIVE_AUTH', 'RECEIVE_BAD_BODY', 'RECEIVE_TOO_LARGE'] as const
+
+/**
+ * A push the receiver does not acknowledge, with the HTTP status the meter gets: 4xx for a push
+ * that will never be taken, 503 for one the meter should send again (it keeps its rows).
+ */
+export class ReceiveError extends Error {
+  readonly code: string
+  readonly sensor: string
+  readonly status: number
+  /** For a 503: when to try again. */
+  readonly retryAfterSeconds: number | undefined
+
+  constructor (code: string, sensor: string, status: number, message: string, retryAfterSeconds?: number) {
+    super(`sensor ${sensor}: ${message}`)
+    this.name = 'ReceiveError'
+    this.code = code
+    this.sensor = sensor
+    this.status = status
+    this.retryAfterSeconds = retryAfterSeconds
+  }
+}
+
 /** The configuration is invalid; `path` names the offending key (`sensors[0].url`). */
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID'

@@ -13,11 +13,34 @@ import { errorCode } from '../model/errors.js'
 interface StateFile {
   version: 1
   checkpoints: Record<string, number>
+  /** Receiver only: per key, the newest row of the last acknowledged push (absent before 0.x files). */
+  rows?: Record<string, StoredRow>
+}
+
+/**
+ * A meter row kept across pushes, so that the next push's first row is differenced against it
+ * (README "Meters that push"). Values are the meter's exact cumulative integers, as decimal
+ * text; columns are matched by name, since a meter's column order may change with its config.
+ */
+export interface StoredRow {
+  time: number
+  columns: string[]
+  values: string[]
+}
+
+const INTEGER_TEXT = /^-?\d{1,20}$/
+
+function isStoredRow (row: unknown): row is StoredRow {
+  const r = row as StoredRow
+  return typeof r === 'object' && r !== null && Number.isInteger(r.time) && r.time > 0 &&
+    Array.isArray(r.columns) && Array.isArray(r.values) && r.columns.length === r.values.length &&
+    r.columns.every((c) => typeof c === 'string') && r.values.every((v) => typeof v === 'string' && INTEGER_TEXT.test(v))
 }
 
 export class CheckpointStore {
   readonly file: string
   private readonly checkpoints = new Map<string, number>()
+  private readonly rows = new Map<string, StoredRow>()
   /** Whether memory holds checkpoints the file does not. */
   private dirty = false
   private lastPersist = Number.NEGATIVE_INFINITY
@@ -49,6 +72,10 @@ export class CheckpointStore {
         if (Number.isInteger(time) && time > 0) store.checkpoints.set(key, time)
         else ignored.push(key)
       }
+      for (const [key, row] of Object.entries(state.rows ?? {})) {
+        if (isStoredRow(row)) store.rows.set(key, row)
+        else ignored.push(key)
+      }
       if (ignored.length > 0) warn(`state file ${file}: checkpoints that are not a positive whole unix time ignored for ${ignored.slice(0, 5).map((k) => JSON.stringify(k.slice(0, 100))).join(', ')}${ignored.length > 5 ? ` and ${ignored.length - 5} more` : ''}: those sensors start again from one interval back`)
     } catch {
       warn(`state file ${file} is corrupt: starting without checkpoints`)
@@ -77,6 +104,21 @@ export class CheckpointStore {
 
   delete (key: string): void {
     if (this.checkpoints.delete(key)) this.dirty = true
+    if (this.rows.delete(key)) this.dirty = true
+  }
+
+  /** The newest row kept for a key (the receiver's last acknowledged push). */
+  lastRow (key: string): StoredRow | undefined {
+    return this.rows.get(key)
+  }
+
+  /** Keeps a row for a key in memory, never an older one than it holds; persist() makes it durable. */
+  setLastRow (key: string, row: StoredRow): void {
+    const current = this.rows.get(key)
+    if (current === undefined || row.time > current.time) {
+      this.rows.set(key, row)
+      this.dirty = true
+    }
   }
 
   /** Persists unsaved checkpoints if the last write is at least minIntervalMs old. Throws on I/O errors. */
@@ -92,6 +134,7 @@ export class CheckpointStore {
   /** Writes the state durably. Throws on I/O errors. */
   persist (): void {
     const state: StateFile = { version: 1, checkpoints: Object.fromEntries([...this.checkpoints].sort()) }
+    if (this.rows.size > 0) state.rows = Object.fromEntries([...this.rows].sort((a, b) => a[0] < b[0] ? -1 : 1))
     const tmp = `${this.file}.${process.pid}.tmp`
     const fd = openSync(tmp, 'w', 0o600)
     try {

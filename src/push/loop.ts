@@ -4,7 +4,7 @@
  * Sensors run with bounded concurrency, each isolated from the others. Sensors are read from the
  * live config at each cycle, so a SIGHUP reload applies to push too.
  */
-import type { SensorConfig } from '../config/schema.js'
+import { isPulled, type SensorConfig } from '../config/schema.js'
 import type { Live } from '../meters/pool.js'
 import { EGAUGE_ERROR_CODES, errorCode } from '../model/errors.js'
 import { WRITE_ERROR_CODES } from '../sinks/write-error.js'
@@ -63,9 +63,9 @@ export class PushLoop {
     })
   }
 
-  /** The sensors this instance pushes (all, or its shard). */
+  /** The sensors this instance pushes (all it reads, or its shard); a meter that pushes itself is the receiver's. */
   sensors (): SensorConfig[] {
-    const all = this.opts.live().config.sensors
+    const all = this.opts.live().config.sensors.filter(isPulled)
     const shard = this.opts.shard
     return shard === undefined ? all : all.filter((s) => shardOf(s.name, shard.count) === shard.index - 1)
   }

@@ -8,13 +8,14 @@ import { createRequire } from 'node:module'
 import type { FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastify'
 import type { ServerAuth } from '../config/schema.js'
 import type { Live } from '../meters/pool.js'
-import { BadRequestError, EgaugeError } from '../model/errors.js'
+import { BadRequestError, EgaugeError, ReceiveError } from '../model/errors.js'
 import type { SelfMetrics } from '../telemetry/self-metrics.js'
 import { lazyRequire } from '../util/lazy.js'
 import { NotFoundError, plainClientError } from './errors.js'
 import type { BridgeInfo } from './status-page.js'
 import { healthRoutes } from './routes/health.js'
 import { metricsRoutes } from './routes/metrics.js'
+import { receiveRoutes, type ReceiveHandler } from './routes/receive.js'
 import { statusRoutes } from './routes/status.js'
 
 // Loaded when the first app is built: once, push --once and backfill run no server.
@@ -49,6 +50,8 @@ export interface AppOptions {
   info?: () => BridgeInfo
   /** `POST /-/reload`: reloads the config file (as SIGHUP); absent when there is none (demo). */
   reload?: () => Promise<boolean>
+  /** `POST /receive/:sensor`: where meters' pushes go; absent when no sensor receives. */
+  receiver?: () => ReceiveHandler | undefined
 }
 
 /** Builds the app; does not listen. */
@@ -69,7 +72,8 @@ export function buildApp (opts: AppOptions): FastifyInstance {
   })
 
   app.addHook('onRequest', async (req, reply) => {
-    if (req.url === '/healthz' || req.url === '/readyz') return
+    // A meter pushing sends its own credentials, checked by the receive route (it cannot send the bridge's).
+    if (req.url === '/healthz' || req.url === '/readyz' || req.url.startsWith('/receive/')) return
     const auth = opts.live().config.server.auth
     if (!authorized(auth, req.headers.authorization)) {
       reply.header('www-authenticate', auth.kind === 'basic' ? 'Basic realm="egauge-bridge", charset="UTF-8"' : 'Bearer realm="egauge-bridge"')
@@ -80,6 +84,7 @@ export function buildApp (opts: AppOptions): FastifyInstance {
   healthRoutes(app, opts)
   metricsRoutes(app, opts)
   statusRoutes(app, opts)
+  receiveRoutes(app, opts)
 
   app.setNotFoundHandler(async (_req, reply) => reply.code(404).type('text/plain; charset=utf-8').send('not found\n'))
 
@@ -88,6 +93,7 @@ export function buildApp (opts: AppOptions): FastifyInstance {
     if (status >= 500 && !(err instanceof EgaugeError)) req.log.error({ err }, 'internal error')
     // 5xx internals stay in the log; meter errors are ours and safe to show.
     const message = status === 500 ? 'internal error' : err.message.split('\n')[0]
+    if (err instanceof ReceiveError && err.retryAfterSeconds !== undefined) reply.header('retry-after', String(err.retryAfterSeconds))
     return reply.code(status).type('text/plain; charset=utf-8').send(`${message}\n`)
   })
 
@@ -97,6 +103,7 @@ export function buildApp (opts: AppOptions): FastifyInstance {
 /** The one mapping of errors to HTTP status codes (README "HTTP API"). */
 export function statusFor (err: Error & { statusCode?: number }): number {
   if (err instanceof NotFoundError) return 404
+  if (err instanceof ReceiveError) return err.status
   if (err instanceof BadRequestError) return 400
   if (err instanceof EgaugeError) return err.code === 'EGAUGE_TIMEOUT' ? 504 : 502
   if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) return err.statusCode
@@ -113,7 +120,7 @@ function authorized (auth: ServerAuth, header: string | undefined): boolean {
 }
 
 /** Compares secrets in constant time: hashing first makes the lengths equal too. */
-function constantTimeEqual (a: string, b: string): boolean {
+export function constantTimeEqual (a: string, b: string): boolean {
   const ha = createHash('sha256').update(a).digest()
   const hb = createHash('sha256').update(b).digest()
   return timingSafeEqual(ha, hb)

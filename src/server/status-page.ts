@@ -5,7 +5,7 @@
  * works behind any proxy and under a strict Content-Security-Policy. It refreshes itself.
  */
 import type { Reading } from '../model/readings.js'
-import type { CycleSummary, SensorStatus } from '../telemetry/status-book.js'
+import type { CycleSummary, ReceivedPush, SensorStatus } from '../telemetry/status-book.js'
 import type { MeterView, PowerSeries } from './status-view.js'
 
 /** Seconds between the page's own refreshes. */
@@ -179,8 +179,25 @@ export function snippets (sensor: string, baseUrl: string, auth: StatusPageInput
   }
 }
 
+/** What a meter that pushes to the bridge last sent, and how to set the meter up. Pure. */
+function receivePanel (s: SensorStatus, input: StatusPageInput): string {
+  const r = s.receive
+  if (r === undefined) return ''
+  const { now } = input
+  const push = (p: ReceivedPush | undefined): string => p === undefined ? '—' : `${when(p.at, now)}: ${p.rows} rows, ${p.points} points, ${Math.round(p.durationMs)} ms`
+  const uri = new URL(`receive/${encodeURIComponent(s.name)}`, input.baseUrl.endsWith('/') ? input.baseUrl : `${input.baseUrl}/`).href
+  return `<div class="box"><h3>Receive <span class="rstate ${r.state}">${r.state}</span></h3><dl>
+<dt>Last push</dt><dd>${push(r.lastAttempt)}</dd>
+<dt>Last accepted</dt><dd>${push(r.lastSuccess)}</dd>
+<dt>Lag</dt><dd>${r.lagSeconds === undefined ? '—' : duration(r.lagSeconds)}</dd>
+<dt>Expected every</dt><dd>${duration(r.intervalMs / 1000)} (late after ${duration((2 * r.intervalMs) / 1000)})</dd>
+</dl>
+<details><summary>Meter settings</summary><pre>${esc(`Data sharing: custom\nURI:      ${uri}\nInterval: ${Math.round(r.intervalMs / 1000)} s\nOptions:  sec,old_first,max=9000,gzip\nUser:     (receive.username)\nPassword: (receive.password)`)}</pre></details></div>`
+}
+
 function sensorCard (s: SensorStatus, input: StatusPageInput): string {
   const { now, info } = input
+  if (s.url === undefined) return receiveOnlyCard(s, input)
   const view = input.meters.get(s.name)
   const path = `metrics/${encodeURIComponent(s.name)}`
   const snip = snippets(s.name, input.baseUrl, input.auth, input.timeoutsMs.get(s.name) ?? 10_000)
@@ -200,12 +217,24 @@ function sensorCard (s: SensorStatus, input: StatusPageInput): string {
 </dl>
 <p class="links"><a href="${path}?format=influx">line protocol</a> <a href="${path}?format=prometheus">prometheus</a> <a href="${path}?format=openmetrics">openmetrics</a></p></div>
 ${pushPanel(s, info, now)}
+${receivePanel(s, input)}
 ${errorsPanel(s, now)}
 </div>
 <details><summary>Scrape this sensor</summary>
 <h4>Prometheus</h4><pre>${esc(snip.prometheus)}</pre>
 <h4>Telegraf</h4><pre>${esc(snip.telegraf)}</pre>
 </details>
+</section>`
+}
+
+/** A meter that only pushes: the bridge never reads it, so there is nothing to fetch or chart. */
+function receiveOnlyCard (s: SensorStatus, input: StatusPageInput): string {
+  return `<section class="sensor ${s.state}" id="sensor-${esc(s.name)}">
+<header><h2>${esc(s.name)}</h2><span class="state">${s.state}</span><span class="url">pushes to the bridge</span></header>
+<div class="grid">
+${receivePanel(s, input)}
+${errorsPanel(s, input.now)}
+</div>
 </section>`
 }
 
@@ -265,6 +294,9 @@ p.sub { margin: 0 0 1rem; color: #5b6575; }
 .state { padding: .05rem .55rem; border-radius: 1rem; font-size: .8rem; background: #e6e9ef; }
 .up .state { background: #d8f3e0; color: #17692f; }
 .down .state { background: #fbdcdc; color: #9b1c1c; }
+.late .state, .rstate.late, .rstate.failing { background: #fdebc8; color: #8a4b00; }
+.rstate { padding: 0 .45rem; border-radius: 1rem; font-size: .75rem; background: #e6e9ef; font-weight: normal; }
+.rstate.up { background: #d8f3e0; color: #17692f; }
 .now { font-size: .95rem; }
 .url, .muted { color: #7a8494; font-size: .8rem; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .15rem .8rem; margin: 0; }

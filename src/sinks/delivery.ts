@@ -18,20 +18,25 @@ export interface DeliveryDeps {
   sleep: (ms: number, signal?: AbortSignal) => Promise<void>
   /** Retries of a write that may succeed later (429, 5xx, network); 3 by default. */
   retries?: number
+  /** Which way in the points are counted for: push (the default) or the receiver. */
+  way?: 'push' | 'receive'
 }
 
 /** Writes the batches in order; returns the lines the database accepted. Throws WriteError (not `rejected`). */
 export async function deliver (sensor: string, batches: Batch[], deps: DeliveryDeps, signal?: AbortSignal): Promise<number> {
   let written = 0
+  const receiving = deps.way === 'receive'
+  const points = receiving ? deps.metrics.receivePoints : deps.metrics.pushPoints
+  const errors = receiving ? deps.metrics.receiveErrors : deps.metrics.pushErrors
   for (const { body, lines } of batches) {
     try {
       await withRetries(async () => { await deps.writer.write(body, signal) }, deps, signal)
       written += lines
-      deps.metrics.pushPoints.inc({ sensor }, lines)
+      points.inc({ sensor }, lines)
     } catch (err) {
       if (!(err instanceof WriteError) || err.kind !== 'rejected') throw err
       // The database will never take this batch: say why, count it, and go on with the rest.
-      deps.metrics.pushErrors.inc({ sensor, reason: err.code })
+      errors.inc({ sensor, reason: err.code })
       deps.log.error({ sensor, code: err.code, lines, target: deps.writer.target }, `database refused a batch, skipped: ${err.message}`)
     }
   }

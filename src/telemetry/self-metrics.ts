@@ -22,6 +22,18 @@ export interface SelfMetrics {
   lagSource: { current: (() => Array<{ sensor: string, lagSeconds: number }>) | undefined }
   pushLastSuccess: Gauge<'sensor'>
   pushSkippedTicks: Counter
+  receivePoints: Counter<'sensor'>
+  receiveRows: Counter<'sensor'>
+  receiveErrors: Counter<'sensor' | 'reason'>
+  receiveDuration: Histogram
+  receiveLastSuccess: Gauge<'sensor'>
+  receiveLag: Gauge<'sensor'>
+  receiveUp: Gauge<'sensor'>
+  /**
+   * Where the receive lag and up gauges are read from at each scrape (the bridge sets it from the
+   * status book): a meter that stops pushing shows as late without waiting for an event.
+   */
+  receiveSource: { current: (() => Array<{ sensor: string, lagSeconds: number | undefined, up: boolean }>) | undefined }
 }
 
 /** How often the event-loop delay is sampled (ARCHITECTURE.md "Timers"). */
@@ -47,9 +59,11 @@ export function createSelfMetrics (processMetrics = true): SelfMetrics {
   new Gauge({ name: 'egauge_bridge_build_info', help: 'Always 1: the bridge version and the Node.js version running it.', labelNames: ['version', 'node'], registers })
     .set({ version: VERSION, node: process.version }, 1)
   const lagSource: SelfMetrics['lagSource'] = { current: undefined }
+  const receiveSource: SelfMetrics['receiveSource'] = { current: undefined }
   return {
     registry,
     lagSource,
+    receiveSource,
     fetchDuration: new Histogram({
       name: 'egauge_bridge_fetch_duration_seconds',
       help: 'Time to fetch a meter answer, by endpoint (inst or show).',
@@ -75,15 +89,43 @@ export function createSelfMetrics (processMetrics = true): SelfMetrics {
       }
     }),
     pushLastSuccess: new Gauge({ name: 'egauge_bridge_push_last_success_timestamp_seconds', help: 'When the last push cycle for the sensor succeeded.', labelNames: ['sensor'], registers }),
-    pushSkippedTicks: new Counter({ name: 'egauge_bridge_push_skipped_ticks_total', help: 'Push ticks skipped because the previous cycle was still running.', registers })
+    pushSkippedTicks: new Counter({ name: 'egauge_bridge_push_skipped_ticks_total', help: 'Push ticks skipped because the previous cycle was still running.', registers }),
+    receivePoints: new Counter({ name: 'egauge_bridge_receive_points_total', help: 'Points from meter pushes acknowledged by the database.', labelNames: ['sensor'], registers }),
+    receiveRows: new Counter({ name: 'egauge_bridge_receive_rows_total', help: 'Rows in meter pushes the bridge acknowledged.', labelNames: ['sensor'], registers }),
+    receiveErrors: new Counter({ name: 'egauge_bridge_receive_errors_total', help: 'Meter pushes not acknowledged, by reason.', labelNames: ['sensor', 'reason'], registers }),
+    receiveDuration: new Histogram({
+      name: 'egauge_bridge_receive_duration_seconds',
+      help: 'Time from a meter push arriving to its answer, database write included.',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers
+    }),
+    receiveLastSuccess: new Gauge({ name: 'egauge_bridge_receive_last_success_timestamp_seconds', help: 'When the database last acknowledged a push from the meter (0: never).', labelNames: ['sensor'], registers }),
+    receiveLag: new Gauge({
+      name: 'egauge_bridge_receive_lag_seconds',
+      help: 'Seconds between now and the newest row a meter pushed that the database acknowledged.',
+      labelNames: ['sensor'],
+      registers,
+      collect () {
+        for (const { sensor, lagSeconds } of receiveSource.current?.() ?? []) if (lagSeconds !== undefined) this.set({ sensor }, lagSeconds)
+      }
+    }),
+    receiveUp: new Gauge({
+      name: 'egauge_bridge_receive_up',
+      help: '1 while the meter\'s pushes arrive in time (within two receive intervals) and are acknowledged, else 0.',
+      labelNames: ['sensor'],
+      registers,
+      collect () {
+        for (const { sensor, up } of receiveSource.current?.() ?? []) this.set({ sensor }, up ? 1 : 0)
+      }
+    })
   }
 }
 
-const exported = new WeakMap<SelfMetrics, { fetch: Set<string>, push: Set<string> }>()
+const exported = new WeakMap<SelfMetrics, { fetch: Set<string>, push: Set<string>, receive: Set<string> }>()
 
-function seen (metrics: SelfMetrics, side: 'fetch' | 'push', name: string): boolean {
+function seen (metrics: SelfMetrics, side: 'fetch' | 'push' | 'receive', name: string): boolean {
   let sets = exported.get(metrics)
-  if (sets === undefined) exported.set(metrics, sets = { fetch: new Set(), push: new Set() })
+  if (sets === undefined) exported.set(metrics, sets = { fetch: new Set(), push: new Set(), receive: new Set() })
   if (sets[side].has(name)) return true
   sets[side].add(name)
   return false
@@ -109,4 +151,13 @@ export function exportPushSensor (metrics: SelfMetrics, name: string, reasons: r
   if (seen(metrics, 'push', name)) return
   metrics.pushLastSuccess.set({ sensor: name }, 0)
   for (const reason of reasons) metrics.pushErrors.inc({ sensor: name, reason }, 0)
+}
+
+/** The same for a sensor that receives pushes: last success 0, counters at 0 for every reason. */
+export function exportReceiveSensor (metrics: SelfMetrics, name: string, reasons: readonly string[]): void {
+  if (seen(metrics, 'receive', name)) return
+  metrics.receiveLastSuccess.set({ sensor: name }, 0)
+  metrics.receivePoints.inc({ sensor: name }, 0)
+  metrics.receiveRows.inc({ sensor: name }, 0)
+  for (const reason of reasons) metrics.receiveErrors.inc({ sensor: name, reason }, 0)
 }

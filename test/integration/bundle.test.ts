@@ -195,7 +195,7 @@ t.test('docker-compose.yml agrees with the bridge CLI, its config and the files 
 
   // Each sensor points at a meter service, on the port its `simulate` command listens on.
   for (const sensor of composeBridge.sensors) {
-    const url = new URL(sensor.url)
+    const url = new URL(sensor.url!)
     const meter = s[url.hostname]!
     t.ok(meter, `${sensor.name}: service ${url.hostname}`)
     t.equal(meter.command![0], 'simulate')

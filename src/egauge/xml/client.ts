@@ -2,7 +2,7 @@
  * The eGauge XML API as a MeterSource: `egauge?inst&tot` for current values, `egauge-show` for
  * history, parsed into the model. HTTP is the shared transport's; parsing is parse.ts's.
  */
-import { registerFilter, type SensorConfig } from '../../config/schema.js'
+import { registerFilter, type PulledSensor } from '../../config/schema.js'
 import { EgaugeError, ParseError } from '../../model/errors.js'
 import type { History, HistoryQuery, RegisterFilter, Retention } from '../../model/history.js'
 import type { Snapshot } from '../../model/readings.js'
@@ -26,11 +26,11 @@ export function showPath (q: HistoryQuery): string {
 }
 
 export class XmlClient implements MeterSource {
-  private readonly sensor: SensorConfig
+  private readonly sensor: PulledSensor
   private readonly transport: MeterTransport
   private readonly filter: RegisterFilter
 
-  constructor (sensor: SensorConfig, counters: SourceCounters = {}) {
+  constructor (sensor: PulledSensor, counters: SourceCounters = {}) {
     this.sensor = sensor
     this.transport = new MeterTransport(sensor, counters)
     this.filter = registerFilter(sensor)

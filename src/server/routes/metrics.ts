@@ -34,7 +34,10 @@ export function metricsRoutes (app: FastifyInstance, opts: AppOptions): void {
     const { config, pool } = opts.live()
     // The name is only ever a key into the config: no URL, host or path from a request reaches a meter.
     const sensor = pool.sensor(name)
-    if (sensor === undefined) throw new NotFoundError('unknown sensor')
+    if (sensor === undefined) {
+      const pushing = config.sensors.some((s) => s.name === name)
+      throw new NotFoundError(pushing ? `sensor ${name} has no url: it pushes its data to the bridge, which writes them to the database` : 'unknown sensor')
+    }
     const q = req.query
     const request = parseMetricsRequest({ format: str(q.format), precision: str(q.precision), window: str(q.window), step: str(q.step) }, req.headers.accept, fallback)
     const deadline = deadlineMs(sensor.timeoutMs, req.headers['x-prometheus-scrape-timeout-seconds'])

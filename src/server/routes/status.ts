@@ -1,6 +1,7 @@
 /** `GET /api/sensors` (JSON) and `GET /` (the HTML status page drawn from the same data). */
 import type { FastifyInstance } from 'fastify'
-import type { ErrorStatus } from '../../telemetry/status-book.js'
+import { isPulled } from '../../config/schema.js'
+import type { ErrorStatus, ReceivedPush } from '../../telemetry/status-book.js'
 import type { AppOptions } from '../app.js'
 import { statusPage, type BridgeInfo } from '../status-page.js'
 import { gather } from '../status-view.js'
@@ -24,7 +25,19 @@ export function statusRoutes (app: FastifyInstance, opts: AppOptions): void {
         recentErrors: s.recentErrors.map((e) => ({ ...e, at: iso(e.at) })),
         push: s.push === undefined
           ? null
-          : { ...s.push, checkpoint: iso(unixSecondsToMs(s.push.checkpoint)), lastSuccess: iso(unixSecondsToMs(s.push.lastSuccess)), lagSeconds: s.push.lagSeconds ?? null, lastError: errorJson(s.push.lastError) }
+          : { ...s.push, checkpoint: iso(unixSecondsToMs(s.push.checkpoint)), lastSuccess: iso(unixSecondsToMs(s.push.lastSuccess)), lagSeconds: s.push.lagSeconds ?? null, lastError: errorJson(s.push.lastError) },
+        url: s.url ?? null,
+        receive: s.receive === undefined
+          ? null
+          : {
+              state: s.receive.state,
+              intervalSeconds: s.receive.intervalMs / 1000,
+              lastAttempt: pushJson(s.receive.lastAttempt),
+              lastSuccess: pushJson(s.receive.lastSuccess),
+              newest: iso(unixSecondsToMs(s.receive.newest)),
+              lagSeconds: s.receive.lagSeconds ?? null,
+              lastError: errorJson(s.receive.lastError)
+            }
       }))
     }
   })
@@ -39,7 +52,7 @@ export function statusRoutes (app: FastifyInstance, opts: AppOptions): void {
   app.get('/', async (req, reply) => {
     const { config, pool, book } = opts.live()
     const statuses = book.statuses()
-    const meters = await gather(pool, config.sensors, statuses, now())
+    const meters = await gather(pool, config.sensors.filter(isPulled), statuses, now())
     const page = statusPage({
       info: info(),
       // Read after the fetches, so the page shows their outcome.
@@ -64,4 +77,8 @@ function unixSecondsToMs (unix: number | undefined): number | undefined {
 
 function errorJson (e: ErrorStatus | undefined): { code: string, message: string, at: string | null } | null {
   return e === undefined ? null : { ...e, at: iso(e.at) }
+}
+
+function pushJson (p: ReceivedPush | undefined): { at: string | null, rows: number, points: number, durationMs: number } | null {
+  return p === undefined ? null : { at: iso(p.at), rows: p.rows, points: p.points, durationMs: Math.round(p.durationMs) }
 }

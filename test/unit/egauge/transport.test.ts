@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
-import { validateConfig, type SensorConfig } from '../../../src/config/schema.js'
+import { validateConfig, type PulledSensor } from '../../../src/config/schema.js'
 import { MeterTransport } from '../../../src/egauge/transport.js'
 import { INST_PATH, showPath } from '../../../src/egauge/xml/client.js'
 import type { HistoryQuery } from '../../../src/model/history.js'
@@ -14,14 +14,14 @@ import { freePort } from '../../helpers/ports.js'
 /** The transport, asked for the XML API's two documents: what the XML client sends, unparsed. */
 class MeterClient {
   private readonly transport: MeterTransport
-  constructor (sensor: SensorConfig) { this.transport = new MeterTransport(sensor) }
+  constructor (sensor: PulledSensor) { this.transport = new MeterTransport(sensor) }
   async fetchInst (signal?: AbortSignal): Promise<{ xml: string }> { return { xml: (await this.transport.fetch(INST_PATH, signal)).text } }
   async fetchShow (q: HistoryQuery): Promise<{ xml: string }> { return { xml: (await this.transport.fetch(showPath(q))).text } }
   async close (): Promise<void> { await this.transport.close() }
 }
 
-function sensor (url: string, extra: Record<string, unknown> = {}): SensorConfig {
-  return validateConfig({ sensors: [{ name: 'm1', url, timeout: '1s', ...extra }] }).sensors[0]!
+function sensor (url: string, extra: Record<string, unknown> = {}): PulledSensor {
+  return validateConfig({ sensors: [{ name: 'm1', url, timeout: '1s', ...extra }] }).sensors[0] as PulledSensor
 }
 
 async function rejects (t: Test, promise: Promise<unknown>, code: string): Promise<EgaugeError> {

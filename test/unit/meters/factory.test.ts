@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { createBridge } from '../../../src/bridge/bridge.js'
+import type { PulledSensor } from '../../../src/config/schema.js'
 import { XmlClient } from '../../../src/egauge/xml/client.js'
 import { createMeterSource, protocolSource } from '../../../src/meters/factory.js'
 import { EG4XXX_RETENTION } from '../../../src/egauge/retention.js'
@@ -16,10 +17,10 @@ import { runCase } from '../../helpers/golden.js'
 
 t.test('the factory maps api: xml to the XML client, behind the redacting wrapper', async (t) => {
   const { config } = await runCase('simulator-inst-tot')
-  const client = protocolSource(config.sensors[0]!)
+  const client = protocolSource(config.sensors[0] as PulledSensor)
   t.ok(client instanceof XmlClient)
   await client.close()
-  const source = createMeterSource(config.sensors[0]!)
+  const source = createMeterSource(config.sensors[0] as PulledSensor)
   t.notOk(source instanceof XmlClient, 'wrapped')
   t.same(source.retention(), client.retention(), 'the protocol\'s retention passes through')
   await source.close()

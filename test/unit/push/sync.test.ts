@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { validateConfig } from '../../../src/config/schema.js'
+import { validateConfig, type PulledSensor } from '../../../src/config/schema.js'
 import { XmlClient } from '../../../src/egauge/xml/client.js'
 import { CheckpointStore } from '../../../src/push/checkpoints.js'
 import { pushRange } from '../../../src/push/sync.js'
@@ -15,7 +15,7 @@ const NOW = 1_700_000_000
 t.test('a database that recovers on the last retry: backoff, then the write lands', async (t) => {
   const sim = new Simulator({ clock: () => NOW * 1000 })
   const config = validateConfig({ sensors: [{ name: 'm', url: await sim.listen() }] })
-  const client = new XmlClient(config.sensors[0]!)
+  const client = new XmlClient(config.sensors[0] as PulledSensor)
   t.teardown(async () => { await client.close(); await sim.close() })
   let calls = 0
   const sleeps: number[] = []

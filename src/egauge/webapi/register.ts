@@ -1,0 +1,98 @@
+/**
+ * The JSON WebAPI's register document → the model (pure): `GET /api/register?time=…` and what a
+ * meter pushes with its `json` option (the same document without `ts` and `idx`; reference
+ * egauge-webapi-and-push.md §1.3.3, §2.2). Values are signed 64-bit integers as decimal strings:
+ * exact doubles up to 15 digits, BigInt beyond, as in the XML path. Every malformed input throws
+ * ParseError, nothing else.
+ */
+import { ParseError } from '../../model/errors.js'
+import { EXACT_LIMIT, type Column, type History, type HistoryRow } from '../../model/history.js'
+import { webapiRegisterType } from '../registers.js'
+
+const INTEGER_TEXT = /^-?\d{1,20}$/
+const TIME_TEXT = /^\d{1,12}(\.\d{1,9})?$/
+/** Rows in one document at most: far beyond a push's `max` (9000) or a history chunk (3600). */
+export const MAX_JSON_ROWS = 100_000
+/** Registers in one document at most: a large meter has 64. */
+export const MAX_JSON_REGISTERS = 1024
+
+/**
+ * Parses register JSON into absolute rows, newest first, unique times. Range times are truncated
+ * to whole seconds, as the XML API stamps its rows (a range's `ts` may carry nanoseconds).
+ */
+export function parseRegisterJson (text: string): History {
+  let doc: unknown
+  try {
+    doc = JSON.parse(text)
+  } catch (err) {
+    throw new ParseError(`not JSON: ${(err as Error).message.slice(0, 80)}`)
+  }
+  if (!isObject(doc)) throw new ParseError('the register document is not a JSON object')
+  if (typeof doc.error === 'string') throw new ParseError(`the meter answered an error: ${doc.error.slice(0, 100)}`)
+  const columns = registerColumns(doc.registers)
+  const rows: HistoryRow[] = []
+  const ranges = doc.ranges ?? []
+  if (!Array.isArray(ranges)) throw new ParseError('"ranges" is not a list')
+  ranges.forEach((range, r) => {
+    if (!isObject(range)) throw new ParseError(`ranges[${r}] is not an object`)
+    const newest = timeOf(range.ts, `ranges[${r}].ts`)
+    const step = range.delta
+    if (typeof step !== 'number' || !Number.isFinite(step) || step < 0) throw new ParseError(`ranges[${r}].delta is not a number of seconds`)
+    if (!Array.isArray(range.rows)) throw new ParseError(`ranges[${r}].rows is not a list`)
+    if (rows.length + range.rows.length > MAX_JSON_ROWS) throw new ParseError(`more than ${MAX_JSON_ROWS} rows`)
+    if (range.rows.length > 1 && step === 0) throw new ParseError(`ranges[${r}] has delta 0 and more than one row`)
+    range.rows.forEach((cells: unknown, i: number) => {
+      const time = Math.floor(newest - i * step)
+      if (time < 0) throw new ParseError(`ranges[${r}].rows[${i}] falls before 1970`)
+      rows.push(row(cells, time, columns.length, `ranges[${r}].rows[${i}]`))
+    })
+  })
+  return { serial: '', columns, rows: newestFirstUnique(rows) }
+}
+
+function registerColumns (registers: unknown): Column[] {
+  // The spec's schema says a list; eGauge's own worked example shows an object: take both.
+  const list = Array.isArray(registers) ? registers : isObject(registers) ? Object.values(registers) : undefined
+  if (list === undefined || list.length === 0) throw new ParseError('no "registers" in the register document')
+  if (list.length > MAX_JSON_REGISTERS) throw new ParseError(`more than ${MAX_JSON_REGISTERS} registers`)
+  return list.map((reg, i) => {
+    if (!isObject(reg) || typeof reg.name !== 'string' || reg.name === '') throw new ParseError(`registers[${i}] has no name`)
+    const type = typeof reg.type === 'string' ? reg.type : 'P'
+    // The meter's own totals and virtual registers have no database column (`did`, §1.3.5).
+    return { name: reg.name, type, kind: webapiRegisterType(type), virtual: reg.did === undefined }
+  })
+}
+
+function row (cells: unknown, time: number, width: number, path: string): HistoryRow {
+  if (!Array.isArray(cells) || cells.length !== width) throw new ParseError(`${path} does not have ${width} values`)
+  const values = new Array<number>(width)
+  let exact: bigint[] | undefined
+  for (let i = 0; i < width; i++) {
+    const cell: unknown = cells[i]
+    // Decimal strings, as the spec says; a plain integer number is taken too when it is exact.
+    const text = typeof cell === 'number' && Number.isSafeInteger(cell) ? String(cell) : cell
+    if (typeof text !== 'string' || !INTEGER_TEXT.test(text)) throw new ParseError(`${path}[${i}] is not a 64-bit integer`)
+    const value = Number(text)
+    values[i] = value
+    if (Math.abs(value) >= EXACT_LIMIT) exact ??= []
+  }
+  if (exact !== undefined) {
+    exact = cells.map((c) => BigInt.asIntN(64, BigInt(String(c))))
+    return { time, values: exact.map(Number), exact }
+  }
+  return { time, values }
+}
+
+function timeOf (value: unknown, path: string): number {
+  if (typeof value !== 'string' || !TIME_TEXT.test(value)) throw new ParseError(`${path} is not a unix time as a decimal string`)
+  return Number(value)
+}
+
+function isObject (value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function newestFirstUnique (rows: HistoryRow[]): HistoryRow[] {
+  const sorted = rows.slice().sort((a, b) => b.time - a.time)
+  return sorted.filter((r, i) => i === 0 || r.time !== sorted[i - 1]!.time)
+}
