@@ -100,6 +100,14 @@ export function planRows (model: MeterModel, now: number, req: ShowRequest): Blo
 
 /** `/cgi-bin/egauge-show` for a request. */
 export function showXml (model: MeterModel, now: number, req: ShowRequest): string {
+  return historyXml(model, now, planRows(model, now, req), req)
+}
+
+/**
+ * The egauge-show document of given blocks of rows: what the meter answers a request, and what
+ * it pushes (simulator/pusher.ts).
+ */
+export function historyXml (model: MeterModel, now: number, blocks: Block[], req: Pick<ShowRequest, 'step' | 'virtuals' | 'delta' | 'relative'>): string {
   const columns: Array<{ name: string, type: string, value: (t: number) => bigint }> = []
   if (req.virtuals) {
     // Stored data name the totals `use` and `gen` (fixture show-esolarmonitor-daily-virtual.xml).
@@ -111,7 +119,6 @@ export function showXml (model: MeterModel, now: number, req: ShowRequest): stri
     const base = req.relative ? raw(model, r, model.epoch) : 0n
     columns.push({ name: r.name, type: r.type, value: (t) => raw(model, r, t) - base })
   }
-  const blocks = planRows(model, now, req)
   let out = `<?xml version="1.0" encoding="UTF-8" ?>\n${DOCTYPE}\n<group serial="${model.serial}">\n`
   let previous: bigint[] | undefined
   blocks.forEach((block, b) => {
