@@ -6,7 +6,7 @@
 import { ConfigError } from '../model/errors.js'
 import type { RegisterFilter } from '../model/history.js'
 import type { Schema } from '../model/output.js'
-import { parseDuration, parseSize } from './duration.js'
+import { formatDuration, parseDuration, parseSize } from './duration.js'
 
 /** The meter protocols a sensor can speak (meters/factory.ts maps each to a source). */
 export const METER_APIS = ['xml'] as const
@@ -337,7 +337,7 @@ function integer (value: unknown, path: string, min: number, max: number): numbe
 function duration (value: unknown, path: string, minMs: number): number {
   const ms = typeof value === 'string' ? parseDuration(value) : undefined
   if (ms === undefined) throw new ConfigError(path, `${shown(value)} is not a duration (like 500ms, 10s, 5m, 1h)`)
-  if (ms < minMs) throw new ConfigError(path, `must be at least ${minMs}ms`)
+  if (ms < minMs) throw new ConfigError(path, `must be at least ${formatDuration(minMs)}`)
   return ms
 }
 

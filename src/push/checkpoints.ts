@@ -37,6 +37,10 @@ function isStoredRow (row: unknown): row is StoredRow {
     r.columns.every((c) => typeof c === 'string') && r.values.every((v) => typeof v === 'string' && INTEGER_TEXT.test(v))
 }
 
+function keyList (keys: string[]): string {
+  return `${keys.slice(0, 5).map((k) => JSON.stringify(k.slice(0, 100))).join(', ')}${keys.length > 5 ? ` and ${keys.length - 5} more` : ''}`
+}
+
 export class CheckpointStore {
   readonly file: string
   private readonly checkpoints = new Map<string, number>()
@@ -72,11 +76,13 @@ export class CheckpointStore {
         if (Number.isInteger(time) && time > 0) store.checkpoints.set(key, time)
         else ignored.push(key)
       }
+      const ignoredRows: string[] = []
       for (const [key, row] of Object.entries(state.rows ?? {})) {
         if (isStoredRow(row)) store.rows.set(key, row)
-        else ignored.push(key)
+        else ignoredRows.push(key)
       }
-      if (ignored.length > 0) warn(`state file ${file}: checkpoints that are not a positive whole unix time ignored for ${ignored.slice(0, 5).map((k) => JSON.stringify(k.slice(0, 100))).join(', ')}${ignored.length > 5 ? ` and ${ignored.length - 5} more` : ''}: those sensors start again from one interval back`)
+      if (ignored.length > 0) warn(`state file ${file}: checkpoints that are not a positive whole unix time ignored for ${keyList(ignored)}: those sensors start again from one interval back`)
+      if (ignoredRows.length > 0) warn(`state file ${file}: malformed pushed rows ignored for ${keyList(ignoredRows)}: the next push of those meters starts without its previous row (its oldest row has no rate)`)
     } catch {
       warn(`state file ${file} is corrupt: starting without checkpoints`)
     }

@@ -101,6 +101,8 @@ export class Receiver {
       if (!(err instanceof ParseError)) throw err
       throw this.fail(sensor, new ReceiveError('RECEIVE_BAD_BODY', name, 400, `push is not an eGauge ${format === 'json' ? 'register JSON' : 'egauge-show XML'} document: ${err.message}`), startedAt, 0)
     }
+    // A refusal asks the meter to come back at its next push (Retry-After).
+    const again = Math.ceil(sensor.receive!.intervalMs / 1000)
     const key = receiveKey(name)
     const stitched = stitch(history, store.lastRow(key))
     if (stitched.notBridged !== undefined) log.warn({ sensor: name }, `push not joined to the previous one (${stitched.notBridged}): its oldest row has no rate`)
@@ -117,7 +119,6 @@ export class Receiver {
       points = await deliver(name, batches, { writer: this.opts.writer, metrics: this.opts.metrics, log, sleep, retries: 0, way: 'receive' }, signal)
     } catch (err) {
       if (!(err instanceof WriteError)) throw err
-      const again = Math.ceil((sensor.receive?.intervalMs ?? 60_000) / 1000)
       throw this.fail(sensor, new ReceiveError(err.code, name, 503, `push not written, the meter will send it again: ${err.message}`, again), startedAt, history.rows.length)
     }
     const newest = newestRow(history)
@@ -128,7 +129,7 @@ export class Receiver {
         store.flush()
       } catch (err) {
         const code = (err as { code?: string }).code ?? 'error'
-        throw this.fail(sensor, new ReceiveError(STATE_FILE, name, 503, `push written but the state file ${store.file} cannot be saved (${code}): the meter will send it again`, 60), startedAt, history.rows.length)
+        throw this.fail(sensor, new ReceiveError(STATE_FILE, name, 503, `push written but the state file ${store.file} cannot be saved (${code}): the meter will send it again`, again), startedAt, history.rows.length)
       }
     }
     const durationMs = this.now() - startedAt

@@ -84,10 +84,10 @@ export class Pusher {
     }
   }
 
-  /** Pushes every interval until stop(); `onPush` hears each outcome. */
-  start (onPush: (outcome: PushOutcome) => void = () => {}): void {
+  /** Pushes every interval until stop(); `onPush` hears each outcome (pushOnce never throws). */
+  start (onPush: (outcome: PushOutcome) => void): void {
     const tick = (): void => {
-      this.pushOnce().then(onPush, () => {}).finally(() => {
+      this.pushOnce().then(onPush).finally(() => {
         if (!this.stopped) this.timer = setTimeout(tick, this.opts.intervalMs)
       })
     }

@@ -51,8 +51,8 @@ export function parseRegisterJson (text: string): History {
 }
 
 function registerColumns (registers: unknown): Column[] {
-  // The spec's schema says a list; eGauge's own worked example shows an object: take both.
-  const list = Array.isArray(registers) ? registers : isObject(registers) ? Object.values(registers) : undefined
+  // The spec's schema says a list; eGauge's own worked example shows one register object: take both.
+  const list = Array.isArray(registers) ? registers : isObject(registers) ? [registers] : undefined
   if (list === undefined || list.length === 0) throw new ParseError('no "registers" in the register document')
   if (list.length > MAX_JSON_REGISTERS) throw new ParseError(`more than ${MAX_JSON_REGISTERS} registers`)
   return list.map((reg, i) => {

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { formatDuration, parseDuration, parseSize } from '../../../src/config/duration.js'
 import { configPath, loadConfigFile, loadConfigText, migrateConfigText } from '../../../src/config/load.js'
-import { parseListen, validateConfig } from '../../../src/config/schema.js'
+import { isPulled, parseListen, validateConfig } from '../../../src/config/schema.js'
 import { isLegacy } from '../../../src/config/legacy.js'
 import { ConfigError, errorCode } from '../../../src/model/errors.js'
 
@@ -69,6 +69,28 @@ t.test('every key of the modern format, with environment and file secrets', asyn
   t.equal(config.influx.version, 2)
   t.equal(config.influx.batchSize, 2000)
   t.same(config.push, { intervalMs: 60_000, stepSeconds: 1, concurrency: 4, stateFile: '/var/lib/egauge-bridge/state.json' })
+})
+
+t.test('receive: a push-only meter has no url, a pulled one keeps its url; secrets from a file', async (t) => {
+  const tmp = mkdtempSync(join(tmpdir(), 'cfg-'))
+  writeFileSync(join(tmp, 'push-password'), 'meter-push-secret\n')
+  const { config } = loadConfigText(`sensors:
+  - name: cabin
+    receive: { username: meter, password_file: ${join(tmp, 'push-password')} }
+  - name: shed
+    url: http://10.0.0.9
+    receive: { username: shed, password: "\${SHED_PUSH}", interval: 5m }
+  - name: house
+influx: { url: "http://127.0.0.1:8086", database: egauge }
+`, { SHED_PUSH: 'shed-secret' })
+  const [cabin, shed, house] = config.sensors
+  t.equal(cabin!.url, undefined, 'receive without url: the meter only pushes')
+  t.same(cabin!.receive, { username: 'meter', password: 'meter-push-secret', intervalMs: 60_000 })
+  t.equal(shed!.url, 'http://10.0.0.9', 'a meter can be pulled and push too')
+  t.same(shed!.receive, { username: 'shed', password: 'shed-secret', intervalMs: 300_000 })
+  t.equal(house!.receive, undefined)
+  t.equal(house!.url, 'https://house.d.egauge.net')
+  t.same(config.sensors.filter(isPulled).map((s) => s.name), ['shed', 'house'])
 })
 
 t.test('the 2019 Peper config loads unchanged and maps as the README migration section says', async (t) => {

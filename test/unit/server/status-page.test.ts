@@ -236,3 +236,25 @@ t.test('gather stops at MAX_LIVE_SENSORS sensors', async (t) => {
   t.equal(views.size, MAX_LIVE_SENSORS)
   t.notOk(views.has(`s${MAX_LIVE_SENSORS}`))
 })
+
+t.test('meters that push: a card without fetches for a push-only meter, a receive panel with the meter settings', async (t) => {
+  let now = NOW - 30_000
+  const book = new StatusBook([{ name: 'cabin <1>', url: undefined, receive: { intervalMs: 60_000 } }, { name: 'shed', url: 'http://10.0.0.9', receive: { intervalMs: 300_000 } }], () => now)
+  book.received('cabin <1>', { at: now, rows: 61, points: 1440, durationMs: 8.4 }, now / 1000 - 1)
+  now = NOW
+  const html = page({ sensors: book.statuses(), baseUrl: 'https://bridge.example.org/egauge' })
+  const cabin = html.slice(html.indexOf('id="sensor-cabin &lt;1&gt;"'), html.indexOf('id="sensor-shed"'))
+  t.match(cabin, /<span class="state">up<\/span><span class="url">pushes to the bridge<\/span>/)
+  t.notMatch(cabin, /<h3>Fetch<\/h3>|Power, last hour|Scrape this sensor/, 'nothing to fetch, chart or scrape')
+  t.match(cabin, /<h3>Receive <span class="rstate up">up<\/span><\/h3>/)
+  t.match(cabin, /<dt>Last push<\/dt><dd><time[^>]*>30s ago<\/time>: 61 rows, 1440 points, 8 ms<\/dd>/)
+  t.match(cabin, /<dt>Lag<\/dt><dd>31s<\/dd>/)
+  t.match(cabin, /<dt>Expected every<\/dt><dd>60s \(late after 2m\)<\/dd>/)
+  t.match(cabin, 'URI:      https://bridge.example.org/egauge/receive/cabin%20%3C1%3E\nInterval: 60 s\nOptions:  sec,old_first,max=9000,gzip')
+  const other = page({ sensors: book.statuses(), baseUrl: 'http://127.0.0.1:9430/' })
+  const shed = other.slice(other.indexOf('id="sensor-shed"'))
+  t.match(shed, /<h3>Fetch<\/h3>/, 'a pulled meter that pushes too keeps its fetch panel')
+  t.match(shed, /<h3>Receive <span class="rstate waiting">waiting<\/span><\/h3>/)
+  t.match(shed, /<dt>Last push<\/dt><dd>—<\/dd>\n<dt>Last accepted<\/dt><dd>—<\/dd>\n<dt>Lag<\/dt><dd>—<\/dd>/)
+  t.match(shed, 'URI:      http://127.0.0.1:9430/receive/shed\nInterval: 300 s')
+})
