@@ -36,6 +36,8 @@ export async function push (argv: string[], out: Out): Promise<number> {
   try {
     const loop = bridge.pushLoop()
     log.info({ target: bridge.writer().target, sensors: loop.sensors().length, once: values.once === true, shard }, 'push mode on')
+    const receiving = config.sensors.filter((s) => s.receive !== undefined).map((s) => s.name)
+    if (receiving.length > 0) log.warn({ sensors: receiving }, 'these sensors push their own data to POST /receive/<name>, which only serve takes: run serve (with --push) for them')
     if (values.once === true) {
       const results = await loop.runCycle()
       return results.every((r) => r.ok) ? 0 : 1

@@ -29,7 +29,7 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 
 export const HELP: CommandHelp = {
   usage: 'serve',
-  summary: 'Runs the HTTP server: GET /metrics/<sensor> (line protocol, Prometheus, OpenMetrics), /probe, the bridge\'s own /metrics and the status page; reloads its config on SIGHUP. The default command. Without a config file: a built-in demo meter.',
+  summary: 'Runs the HTTP server: GET /metrics/<sensor> (line protocol, Prometheus, OpenMetrics), /probe, the bridge\'s own /metrics, the status page, and POST /receive/<sensor> for meters that push their data; reloads its config on SIGHUP. The default command. Without a config file: a built-in demo meter.',
   options: [
     ['--config FILE', 'the config file (default: $EGAUGE_BRIDGE_CONFIG, ./egauge-bridge.yml)'],
     ['--listen H:P', 'where to listen (default: server.listen, 0.0.0.0:9430)'],

@@ -19,7 +19,7 @@ t.test('promtool check rules and promtool test rules pass', async (t) => {
   const promtool = ensureBinary('/usr/bin/promtool', 'prometheus')
   const check = spawnSync(promtool, ['check', 'rules', 'alerts.yml'], { cwd: dir, encoding: 'utf8' })
   t.equal(check.status, 0, check.stdout + check.stderr)
-  t.match(check.stdout, /SUCCESS: 4 rules found/)
+  t.match(check.stdout, /SUCCESS: 5 rules found/)
   const test = spawnSync(promtool, ['test', 'rules', 'alerts.test.yml'], { cwd: dir, encoding: 'utf8' })
   t.equal(test.status, 0, test.stdout + test.stderr)
   t.match(test.stdout, /SUCCESS/)
@@ -30,14 +30,18 @@ t.test('promtool check rules and promtool test rules pass', async (t) => {
   writeFileSync(join(tmp, 'prometheus.yml'), compose.configs['prometheus-config']!.content.replace('/etc/prometheus/alerts.yml', `${dir}alerts.yml`))
   const config = spawnSync(promtool, ['check', 'config', join(tmp, 'prometheus.yml')], { encoding: 'utf8' })
   t.equal(config.status, 0, config.stdout + config.stderr)
-  t.match(config.stdout, /SUCCESS: 4 rules found/)
+  t.match(config.stdout, /SUCCESS: 5 rules found/)
 })
 
 t.test('every bridge series an alert names exists right after start-up, for a dead meter too', async (t) => {
   const rules = readFileSync(`${dir}alerts.yml`, 'utf8')
   const names = [...new Set(rules.match(/egauge_bridge_[a-z_]+/g))].filter((n) => !rules.includes(`# ${n}`))
   t.ok(names.length >= 3, names.join(', '))
-  const bridge = testBridge({ sensors: [{ name: 'dead', url: `http://127.0.0.1:${await freePort()}`, timeout: '200ms' }] })
+  // Pulled and pushing, so the receive series are there too; no database either.
+  const bridge = testBridge({
+    sensors: [{ name: 'dead', url: `http://127.0.0.1:${await freePort()}`, timeout: '200ms', receive: { username: 'meter', password: 'dead-meter-secret' } }],
+    influx: { url: `http://127.0.0.1:${await freePort()}`, timeout: '200ms' }
+  })
   t.teardown(() => bridge.close())
   const loop = bridge.bridge.pushLoop()
   await loop.runCycle() // what --push does at start-up; the meter is dead and nothing is written

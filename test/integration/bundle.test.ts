@@ -37,7 +37,10 @@ const simUrls: Record<string, string> = {}
 for (const [name, sim] of Object.entries(sims)) simUrls[name] = await sim.listen()
 const influx = await startInflux()
 const bridge = testBridge({
-  sensors: composeBridge.sensors.map((s) => ({ name: s.name, url: simUrls[s.name], tags: s.tags })),
+  // The pulled meters at the local simulators; the pushing one as it is (it comes to the bridge).
+  sensors: composeBridge.sensors.map((s) => s.url === undefined
+    ? { name: s.name, tags: s.tags, receive: { username: s.receive!.username, password: s.receive!.password } }
+    : { name: s.name, url: simUrls[s.name], tags: s.tags }),
   influx: { url: influx.url, database: composeBridge.influx.database },
   push: { state_file: join(root, '.tap', 'bundle-state.json') }
 }, { push: true })
@@ -49,7 +52,7 @@ t.teardown(async () => {
 })
 
 // Data the dashboards read: one push cycle (5 minutes at 1 s), with a meter error on the way so
-// the error panels have series.
+// the error panels have series, and the pushing meter's first push, run as compose runs it.
 const writer = createWriter(bridge.config.influx)
 t.teardown(() => writer.close())
 const loop = new PushLoop({ live: () => bridge.live, writer, store: CheckpointStore.open(join(root, '.tap', 'bundle-state.json'), () => {}), metrics: bridge.metrics, log: { info: () => {}, warn: () => {}, error: () => {} } })
@@ -58,6 +61,33 @@ await bridge.app.inject({ method: 'GET', url: '/metrics/garage' })
 await loop.runCycle()
 sims.garage!.fault = undefined
 await loop.runCycle()
+const pushedAcknowledged = await runComposePusher()
+
+/**
+ * The compose file's pushing meter, its command run by the built binary as compose runs it, with
+ * only its listen address and the bridge's host changed: it must push into the bridge with the
+ * credentials the compose bridge config expects. Resolves with the push acknowledgement's log line.
+ */
+async function runComposePusher (): Promise<string> {
+  const { spawn } = await import('node:child_process')
+  const service = Object.values(compose.services).find((x) => x.command?.includes('--push-to'))!
+  const argv = service.command!.map((arg) => arg === '0.0.0.0:8080' ? '127.0.0.1:0' : arg.replace('http://egauge-bridge:9430', address))
+  const child = spawn(process.execPath, [join(root, 'dist/cli.js'), ...argv], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...service.environment } })
+  let out = ''
+  const line = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no acknowledged push: ${out}`)), 20_000)
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+      const acknowledged = out.split('\n').find((l) => l.includes('"push acknowledged"'))
+      if (acknowledged !== undefined) {
+        clearTimeout(timer)
+        resolve(acknowledged)
+      }
+    })
+  })
+  child.kill('SIGTERM')
+  return line
+}
 
 t.test('telegraf configs: TOML, routes the bridge serves, bodies InfluxDB accepts as Telegraf sends them', async (t) => {
   for (const file of ['telegraf/telegraf.conf', 'telegraf/telegraf-history.conf']) {
@@ -123,7 +153,7 @@ t.test('the InfluxDB dashboard: every query returns series from data the bridge 
     t.ok(values.length > 0, `variable ${v.name}: ${values.join(', ')}`)
     vars[v.name] = values
   }
-  t.same(vars.sensor, ['garage', 'house'])
+  t.same(vars.sensor, ['cabin', 'garage', 'house'], 'the pushing meter is on the dashboard beside the pulled ones')
   t.ok(vars.register!.includes('Grid') && !vars.register!.includes('L1 Voltage'), 'the register variable lists power registers')
   t.ok(dash.panels.length >= 9)
   for (const panel of dash.panels) {
@@ -167,7 +197,7 @@ t.test('the Prometheus dashboard: every query returns data from a real Prometheu
 
 t.test('docker-compose.yml agrees with the bridge CLI, its config and the files it mounts', async (t) => {
   const s = compose.services
-  for (const name of ['meter-house', 'meter-garage', 'influxdb', 'egauge-bridge', 'telegraf', 'prometheus', 'grafana']) t.ok(s[name], `service ${name}`)
+  for (const name of ['meter-house', 'meter-garage', 'meter-cabin', 'influxdb', 'egauge-bridge', 'telegraf', 'prometheus', 'grafana']) t.ok(s[name], `service ${name}`)
   for (const [name, service] of Object.entries(s)) {
     t.ok(service.image !== undefined && /:[\w.-]+$/.test(service.image), `${name}: image pinned (${service.image})`)
     t.notMatch(service.image!, /:latest$/)
@@ -193,9 +223,20 @@ t.test('docker-compose.yml agrees with the bridge CLI, its config and the files 
   t.equal(composeBridge.push.stateFile.startsWith('/var/lib/egauge-bridge/'), true, 'the state file is on the bridge-state volume')
   t.ok(s['egauge-bridge']!.volumes!.includes('bridge-state:/var/lib/egauge-bridge'))
 
-  // Each sensor points at a meter service, on the port its `simulate` command listens on.
+  // Each pulled sensor points at a meter service, on the port its `simulate` command listens on;
+  // each pushing one has a meter service pushing to it, with its credentials (run above).
   for (const sensor of composeBridge.sensors) {
-    const url = new URL(sensor.url!)
+    if (sensor.url === undefined) {
+      const pusher = Object.values(s).find((x) => x.command?.includes(`http://egauge-bridge:9430/receive/${sensor.name}`))!
+      t.ok(pusher, `${sensor.name}: a meter service pushes to it`)
+      const option = (name: string): string | undefined => pusher.command![pusher.command!.indexOf(name) + 1]
+      t.equal(option('--push-user'), sensor.receive!.username, `${sensor.name}: the user the bridge expects`)
+      t.equal(pusher.environment!.EGAUGE_PUSH_PASSWORD, sensor.receive!.password, `${sensor.name}: the password the bridge expects`)
+      t.equal(option('--push-interval'), `${sensor.receive!.intervalMs / 1000}s`, `${sensor.name}: the interval the bridge expects`)
+      t.match(pushedAcknowledged, /"status":200,"rows":60/, `${sensor.name}: the compose command pushed into the bridge`)
+      continue
+    }
+    const url = new URL(sensor.url)
     const meter = s[url.hostname]!
     t.ok(meter, `${sensor.name}: service ${url.hostname}`)
     t.equal(meter.command![0], 'simulate')

@@ -32,7 +32,17 @@ const decoders: Record<string, Inflate> = {
 }
 const inflateRawAsync = promisify(inflateRaw) as Inflate
 
-const FORMATS: Record<string, 'xml' | 'json'> = { 'text/xml': 'xml', 'application/xml': 'xml', 'application/json': 'json' }
+/**
+ * Content types a push may carry. eGauge documents `text/xml` for XML pushes and nothing for its
+ * `json` option, so the document itself says which it is (its first character), and the
+ * generic types senders fall back to are taken too; a form or a web page is not a push.
+ */
+const PUSH_TYPES = new Set(['text/xml', 'application/xml', 'application/json', 'text/json', 'text/plain', 'application/octet-stream', ''])
+
+/** Register JSON starts with `{`, an egauge-show document with `<` (either after blanks or a BOM). */
+function formatOf (body: string): 'xml' | 'json' {
+  return /^[\s\uFEFF]*\{/.test(body) ? 'json' : 'xml'
+}
 
 export function receiveRoutes (app: FastifyInstance, opts: AppOptions): void {
   const now = opts.now ?? Date.now
@@ -63,8 +73,7 @@ export function receiveRoutes (app: FastifyInstance, opts: AppOptions): void {
         return err
       }
       const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
-      const format = FORMATS[type]
-      if (format === undefined) throw refuse(415, 'RECEIVE_BAD_BODY', `push with content type ${JSON.stringify(type.slice(0, 60))} refused: expected text/xml or application/json`)
+      if (!PUSH_TYPES.has(type)) throw refuse(415, 'RECEIVE_BAD_BODY', `push with content type ${JSON.stringify(type.slice(0, 60))} refused: expected text/xml or application/json`)
       const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase()
       if (encoding !== 'identity' && decoders[encoding] === undefined) throw refuse(415, 'RECEIVE_BAD_BODY', `push with content encoding ${JSON.stringify(encoding.slice(0, 30))} refused: expected gzip or deflate`)
       const limit = sensor.maxResponseBytes
@@ -77,7 +86,8 @@ export function receiveRoutes (app: FastifyInstance, opts: AppOptions): void {
         if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw refuse(413, 'RECEIVE_TOO_LARGE', `push body inflates beyond ${limit} bytes (max_response_size): refused`)
         throw refuse(400, 'RECEIVE_BAD_BODY', `push body is not valid ${encoding} (${(err as { code?: string }).code ?? 'error'})`)
       }
-      const { rows, points } = await handler.receive(sensor, body.toString('utf8'), format)
+      const text = body.toString('utf8')
+      const { rows, points } = await handler.receive(sensor, text, formatOf(text))
       return await reply.type('text/plain; charset=utf-8').header('cache-control', 'no-cache').send(`ok: ${rows} rows, ${points} points written\n`)
     })
   })
