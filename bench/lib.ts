@@ -1,6 +1,9 @@
 /** Small helpers shared by the benchmarks: timing, percentiles, process CPU, the results table. */
 import { readFileSync } from 'node:fs'
 
+/** The password every meter of the receive benchmark pushes with (bench/receive.ts, workers.ts). */
+export const RECEIVE_PASSWORD = 'bench-receive-secret'
+
 export interface Figure {
   /** What is measured. */
   name: string

@@ -9,10 +9,11 @@ import { conversionBench } from './conversion.js'
 import { idleBench } from './idle.js'
 import { table, type Figure } from './lib.js'
 import { pushBench } from './push-cycle.js'
+import { receiveBench } from './receive.js'
 import { serverBench } from './servers.js'
 
 const quick = process.argv.includes('--quick')
-// `--only=idle` (or another group) runs one group: conversion, server, push, idle.
+// `--only=idle` (or another group) runs one group: conversion, server, push, receive, idle.
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length)
 const runs = (group: string): boolean => only === undefined || only === group
 const started = performance.now()
@@ -32,6 +33,8 @@ figures.push(...conversion.figures)
 if (runs('server')) figures.push(...await serverBench(quick))
 const push = runs('push') ? await pushBench(quick) : { figures: [], sweep: [] }
 figures.push(...push.figures)
+const receive = runs('receive') ? await receiveBench(quick) : { figures: [], sweep: [] }
+figures.push(...receive.figures)
 const idle = runs('idle') ? await idleBench(quick) : undefined
 if (idle !== undefined) figures.push(...idle.figures)
 
@@ -43,6 +46,14 @@ console.log('\nScale: one push cycle by meters (300 rows × 24 registers each), 
 console.log('| meters | points | wall s | bridge CPU s | influxd CPU s | bridge/influxd | bridge RSS MB | µs CPU/point |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
 for (const r of push.sweep) {
   console.log(`| ${r.meters}${r.warm ? ' (running bridge)' : ''} | ${r.points} | ${r.wallS.toFixed(2)} | ${r.bridgeCpuS.toFixed(2)} | ${r.influxCpuS.toFixed(2)} | ${(r.bridgeCpuS / r.influxCpuS).toFixed(2)} | ${r.maxRssMB.toFixed(0)} | ${(r.bridgeCpuS * 1e6 / r.points).toFixed(1)} |`)
+}
+if (receive.sweep.length > 0) {
+  console.log('\nScale: meters pushing one minute of 1-second rows (60 × 24 registers) to one bridge process; all at once, or spread over the interval\n')
+  console.log('| meters | load | points | wall s | bridge CPU s | influxd CPU s | bridge/influxd | ms CPU/push | p50 ms | p99 ms | bridge RSS MB |\n| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+  receive.sweep.forEach((r, i) => {
+    const spread = i === receive.sweep.length - 1
+    console.log(`| ${r.meters} | ${spread ? 'spread' : 'at once'} | ${r.points} | ${r.wallS.toFixed(2)} | ${r.bridgeCpuS.toFixed(2)} | ${r.influxCpuS.toFixed(2)} | ${(r.bridgeCpuS / r.influxCpuS).toFixed(2)} | ${(r.bridgeCpuS * 1000 / r.pushes).toFixed(2)} | ${r.p50Ms.toFixed(1)} | ${r.p99Ms.toFixed(1)} | ${r.maxRssMB.toFixed(0)} |`)
+  })
 }
 if (idle !== undefined) {
   console.log('\nIdle: CPU and memory of processes measured side by side, scraped every 15 s where they serve\n')
@@ -58,5 +69,5 @@ const results = join(process.cwd(), 'bench', 'results')
 mkdirSync(results, { recursive: true })
 // A run of one group does not overwrite the full run's record.
 const resultFile = only === undefined ? 'latest.json' : `latest-${only}.json`
-writeFileSync(join(results, resultFile), JSON.stringify({ machine, figures, conversionSweep: conversion.sweep, pushSweep: push.sweep, idle }, null, 2) + '\n')
+writeFileSync(join(results, resultFile), JSON.stringify({ machine, figures, conversionSweep: conversion.sweep, pushSweep: push.sweep, receiveSweep: receive.sweep, idle }, null, 2) + '\n')
 console.log(`\nwritten to bench/results/${resultFile} in ${((performance.now() - started) / 1000).toFixed(0)} s`)

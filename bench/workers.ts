@@ -7,6 +7,7 @@
  *                      --warm); prints wall time, CPU and peak RSS as JSON
  *   cycles URLS_FILE INFLUX_URL N   N + 1 push cycles of one running bridge, each of the last
  *                      5 minutes (the checkpoints are dropped in between); prints each cycle's CPU
+ *   receive N INFLUX_URL   a bridge receiving the pushes of N meters (m0…, user m<i>); prints its URL
  */
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -16,6 +17,7 @@ import { createBridge, type Bridge } from '../src/bridge/bridge.js'
 import { validateConfig } from '../src/config/schema.js'
 import { Simulator } from '../src/simulator/server.js'
 import { silentLogger } from '../src/telemetry/logger.js'
+import { RECEIVE_PASSWORD } from './lib.js'
 
 const [mode, a, b, c] = process.argv.slice(2)
 
@@ -26,6 +28,15 @@ if (mode === 'sim') {
 } else if (mode === 'bridge') {
   const config = validateConfig({ server: { cache_ttl: a }, sensors: [{ name: 'demo', url: b }] })
   const bridge = createBridge({ config })
+  process.stdout.write(await bridge.listen('127.0.0.1', 0) + '\n')
+} else if (mode === 'receive') {
+  // As `serve` runs it, process metrics on; every sensor only pushes.
+  const config = validateConfig({
+    sensors: Array.from({ length: Number(a) }, (_, i) => ({ name: `m${i}`, receive: { username: `m${i}`, password: RECEIVE_PASSWORD } })),
+    influx: { url: b, database: 'receive' },
+    push: { state_file: join(mkdtempSync(join(tmpdir(), 'bench-')), 'state.json') }
+  })
+  const bridge = createBridge({ config, log: silentLogger })
   process.stdout.write(await bridge.listen('127.0.0.1', 0) + '\n')
 } else if (mode === 'bare') {
   const body = 'x'.repeat(Number(a))

@@ -13,6 +13,7 @@ import { MeterPool, type Live } from '../meters/pool.js'
 import { CheckpointStore } from '../push/checkpoints.js'
 import { PushLoop } from '../push/loop.js'
 import { Receiver } from '../receive/receiver.js'
+import { RowStore } from '../receive/row-store.js'
 import { buildApp } from '../server/app.js'
 import { createWriter, type Writer } from '../sinks/writer.js'
 import { silentLogger, type Logger } from '../telemetry/logger.js'
@@ -162,7 +163,7 @@ export function createBridge (opts: BridgeOptions): Bridge {
     receiver: () => (receiver ??= new Receiver({
       influx: opts.config.influx,
       writer: bridge.writer(),
-      store: bridge.store(),
+      rows: new RowStore(opts.config.push.stateFile, (message) => log.warn({ stateFile: opts.config.push.stateFile }, message)),
       metrics,
       book: () => live!.book,
       log,

@@ -11,9 +11,8 @@ import type { InfluxConfig, SensorConfig } from '../config/schema.js'
 import { parseShow } from '../egauge/xml/parse.js'
 import { parseRegisterJson } from '../egauge/webapi/register.js'
 import { historyBatches, lineProtocolOptions } from '../formats/render.js'
-import { ParseError, RECEIVE_ERROR_CODES, ReceiveError } from '../model/errors.js'
+import { errorCode, ParseError, RECEIVE_ERROR_CODES, ReceiveError } from '../model/errors.js'
 import type { History } from '../model/history.js'
-import type { CheckpointStore } from '../push/checkpoints.js'
 import { STATE_FILE } from '../push/sync.js'
 import { deliver } from '../sinks/delivery.js'
 import { WRITE_ERROR_CODES, WriteError } from '../sinks/write-error.js'
@@ -22,6 +21,7 @@ import type { Logger } from '../telemetry/logger.js'
 import { exportReceiveSensor, type SelfMetrics } from '../telemetry/self-metrics.js'
 import type { StatusBook } from '../telemetry/status-book.js'
 import { sleep } from '../util/sleep.js'
+import type { RowStore } from './row-store.js'
 import { dropBoundaryArtefacts, newestRow, stitch } from './stitch.js'
 
 /** Every reason a push is not acknowledged; each gets a counter at 0 from start-up. */
@@ -33,7 +33,8 @@ export type PushFormat = 'xml' | 'json'
 export interface ReceiverOptions {
   influx: InfluxConfig
   writer: Writer
-  store: CheckpointStore
+  /** The newest row of each sensor's last acknowledged push. */
+  rows: RowStore
   metrics: SelfMetrics
   /** The current status book (a reload replaces it). */
   book: () => StatusBook
@@ -47,11 +48,6 @@ export interface Received {
   points: number
   /** Newest row time (unix s), if the push had rows. */
   newest: number | undefined
-}
-
-/** The checkpoint key of a sensor's pushes: `/` cannot occur in a sensor name, so no clash with push's keys. */
-export function receiveKey (sensor: string): string {
-  return `receive/${sensor}`
 }
 
 export class Receiver {
@@ -91,7 +87,7 @@ export class Receiver {
   }
 
   private async handle (sensor: SensorConfig, body: string, format: PushFormat, signal?: AbortSignal): Promise<Received> {
-    const { influx, store, log } = this.opts
+    const { influx, rows, log } = this.opts
     const startedAt = this.now()
     const name = sensor.name
     let history: History
@@ -103,8 +99,7 @@ export class Receiver {
     }
     // A refusal asks the meter to come back at its next push (Retry-After).
     const again = Math.ceil(sensor.receive!.intervalMs / 1000)
-    const key = receiveKey(name)
-    const stitched = stitch(history, store.lastRow(key))
+    const stitched = stitch(history, rows.get(name))
     if (stitched.notBridged !== undefined) log.warn({ sensor: name }, `push not joined to the previous one (${stitched.notBridged}): its oldest row has no rate`)
     if (stitched.gapSeconds !== undefined && stitched.gapSeconds > spacing(history)) {
       log.warn({ sensor: name, gapSeconds: stitched.gapSeconds }, `push starts ${stitched.gapSeconds} s after the previous one ended: the rows between were not sent (set old_first on the meter); one point averages over the gap`)
@@ -123,13 +118,11 @@ export class Receiver {
     }
     const newest = newestRow(history)
     if (newest !== undefined) {
-      store.setLastRow(key, newest)
       try {
         // Saved before the answer: a bridge killed after a 2xx must still join the next push.
-        store.flush()
+        rows.save(name, newest)
       } catch (err) {
-        const code = (err as { code?: string }).code ?? 'error'
-        throw this.fail(sensor, new ReceiveError(STATE_FILE, name, 503, `push written but the state file ${store.file} cannot be saved (${code}): the meter will send it again`, again), startedAt, history.rows.length)
+        throw this.fail(sensor, new ReceiveError(STATE_FILE, name, 503, `push written but its newest row cannot be saved to ${rows.file(name)} (${errorCode(err)}): the meter will send it again`, again), startedAt, history.rows.length)
       }
     }
     const durationMs = this.now() - startedAt

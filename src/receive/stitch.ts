@@ -1,9 +1,9 @@
 /**
  * Joining a meter's pushes into one unbroken series (pure). A push's oldest row has no older
  * row of its own to be differenced against; the newest row of the previous acknowledged push
- * is that row, kept with the checkpoints (StoredRow), so no second is lost at a push boundary.
+ * is that row, kept by the RowStore, so no second is lost at a push boundary.
  */
-import type { StoredRow } from '../push/checkpoints.js'
+import type { StoredRow } from './row-store.js'
 import { EXACT_LIMIT, exactValue, type History, type HistoryRow } from '../model/history.js'
 
 export interface Stitched {

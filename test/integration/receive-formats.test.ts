@@ -128,7 +128,7 @@ t.test('written but the state file cannot be saved: 503, so the meter sends it a
   const answer = await postChunked(`${base}/receive/nostate`, jsonPush(T + 5, T), { auth: CREDS, headers: { 'content-type': 'application/json' } })
   t.equal(answer.status, 503)
   t.equal(answer.headers['retry-after'], '120', 'the meter\'s interval')
-  t.match(answer.body, /^sensor nostate: push written but the state file .*no-such-dir\/state\.json cannot be saved \(ENOENT\): the meter will send it again/)
+  t.match(answer.body, /^sensor nostate: push written but its newest row cannot be saved to .*no-such-dir\/state\.json\.receive\/nostate\.json \(ENOENT\): the meter will send it again/)
   const { sensors } = await (await fetch(`${base}/api/sensors`)).json() as { sensors: Array<{ receive: { state: string, lastError: { code: string } } }> }
   t.equal(sensors[0]!.receive.state, 'failing')
   t.equal(sensors[0]!.receive.lastError.code, 'STATE_FILE')

@@ -111,11 +111,9 @@ t.test('the five real pushes, chunked and gzip-encoded: every rate in InfluxDB, 
   t.match(metrics, /egauge_bridge_receive_errors_total\{sensor="other",reason="RECEIVE_AUTH"\} 0/, 'a sensor that never pushed has its series from start-up')
   t.match(metrics, /egauge_bridge_receive_last_success_timestamp_seconds\{sensor="other"\} 0/)
 
-  // The state file holds the newest row, for the next push after a restart.
-  const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { rows: Record<string, { time: number, columns: string[], values: string[] }> }
-  t.same(state.rows['receive/sead']!.columns, REGISTERS)
-  t.equal(state.rows['receive/sead']!.time, 0x55036cda)
-  t.same(state.rows['receive/sead']!.values, rows.get(0x55036cda)!.map(String))
+  // The newest row, kept beside the state file for the next push after a restart.
+  const kept = JSON.parse(readFileSync(join(dir, 'state.json.receive', 'sead.json'), 'utf8')) as { time: number, columns: string[], values: string[] }
+  t.same(kept, { time: 0x55036cda, columns: REGISTERS, values: rows.get(0x55036cda)!.map(String) })
 })
 
 t.test('refusals: wrong credentials, unknown sensor, unreadable body, bomb, database down — nothing written, the right status', async (t) => {

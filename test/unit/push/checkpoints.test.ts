@@ -67,31 +67,3 @@ t.test('checkpoint store: the push path saves at most once per interval, and on 
   eager.persistDue()
   t.same(saved(), { a: 2 }, 'interval 0: every acknowledged chunk is saved')
 })
-
-t.test('checkpoint store: the receiver\'s rows, kept exact, never older, malformed ones dropped with a warning', async (t) => {
-  const file = join(mkdtempSync(join(tmpdir(), 'ckpt-')), 'state.json')
-  const store = CheckpointStore.open(file, () => {})
-  t.equal(store.lastRow('receive/a'), undefined)
-  const row = { time: 200, columns: ['Grid', 'Solar'], values: ['-12345678901234567890', '7'] }
-  store.setLastRow('receive/a', row)
-  store.setLastRow('receive/a', { time: 100, columns: ['Grid'], values: ['1'] })
-  t.same(store.lastRow('receive/a'), row, 'an older row does not replace a newer one')
-  store.setLastRow('receive/b', { time: 300, columns: [], values: [] })
-  store.persist()
-  const saved = JSON.parse(readFileSync(file, 'utf8'))
-  t.same(Object.keys(saved.rows), ['receive/a', 'receive/b'], 'sorted, so the file diffs cleanly')
-  t.same(CheckpointStore.open(file, () => {}).lastRow('receive/a'), row, 'reloaded exactly')
-  store.delete('receive/b')
-  store.persist()
-  t.equal(CheckpointStore.open(file, () => {}).lastRow('receive/b'), undefined, 'delete drops the row too')
-
-  const bad = [null, 5, { time: 0, columns: [], values: [] }, { time: 1.5, columns: [], values: [] }, { time: 9, columns: ['a'], values: [] },
-    { time: 9, columns: [1], values: ['1'] }, { time: 9, columns: ['a'], values: ['1.5'] }, { time: 9, columns: ['a'], values: [1] }, { time: 9, columns: 'a', values: ['1'] }]
-  writeFileSync(file, JSON.stringify({ version: 1, checkpoints: { x: 5 }, rows: { good: row, ...Object.fromEntries(bad.map((r, i) => [`bad${i}`, r])) } }))
-  const warnings: string[] = []
-  const reopened = CheckpointStore.open(file, (m) => warnings.push(m))
-  t.same(reopened.lastRow('good'), row)
-  t.equal(reopened.get('x'), 5, 'checkpoints load beside rows')
-  t.same(bad.map((_r, i) => reopened.lastRow(`bad${i}`)), bad.map(() => undefined))
-  t.same(warnings, [`state file ${file}: malformed pushed rows ignored for "bad0", "bad1", "bad2", "bad3", "bad4" and 4 more: the next push of those meters starts without its previous row (its oldest row has no rate)`])
-})
