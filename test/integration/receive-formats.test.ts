@@ -5,7 +5,7 @@
  * that only pushes. Last, the simulator binary pushing into the bridge as a meter does.
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { deflateRawSync, deflateSync, gzipSync } from 'node:zlib'
@@ -102,6 +102,29 @@ t.test('register JSON, plain, zlib, raw deflate and x-gzip: pushes joined, exact
   t.match(out, /"sensors":\["json"\],"msg":"these sensors push their own data to POST \/receive\/<name>, which only serve takes/)
 })
 
+t.test('the peper schema: pushes land as the 2019 script wrote its series', async (t) => {
+  // A row file left corrupt (a disk that lied): reported, and the push starts unjoined.
+  mkdirSync(join(dir, 'peper-state.json.receive'))
+  writeFileSync(join(dir, 'peper-state.json.receive', 'peper.json'), '{"time": 17')
+  const b = testBridge({
+    sensors: [{ name: 'peper', receive: CREDS, tags: { ID: 'peper', Ville: 'Paris' }, register_units: { Grid: 'W', Temp: 'C' } }],
+    influx: { url: influx.url, database: 'peper', schema: 'peper', timeout: '2s' },
+    push: { state_file: join(dir, 'peper-state.json') }
+  })
+  t.teardown(() => b.close())
+  const base = await b.bridge.listen('127.0.0.1', 0)
+  for (const [newest, oldest] of [[T + 3, T], [T + 6, T + 4]] as const) {
+    const answer = await postChunked(`${base}/receive/peper`, jsonPush(newest, oldest), { auth: CREDS, headers: { 'content-type': 'application/json' } })
+    t.equal(answer.status, 200)
+  }
+  const [grid] = await influx.query('SELECT "Grid", "Unit", "Ville" FROM measure WHERE "Grid" > 0', 'peper')
+  t.same(grid!.series![0]!.values.map((v) => v[0]), [T + 1, T + 2, T + 3, T + 4, T + 5, T + 6], 'joined across the pushes')
+  t.same(grid!.series![0]!.values[0]!.slice(1), [1000, 'W', 'Paris'], 'a W register keeps its watts')
+  const [temp] = await influx.query('SELECT "Temp" FROM measure WHERE "Temp" > 0 LIMIT 1', 'peper')
+  t.equal(temp!.series![0]!.values[0]![1], 21.5, 'Δraw / (Δt × 1000) for the others')
+  t.match(b.logs(), /peper\.json is corrupt: the next push of peper starts without its previous row/)
+})
+
 t.test('a body over max_response_size without compression: 413, nothing read past the limit', async (t) => {
   const b = testBridge({
     sensors: [{ name: 'small', receive: CREDS, max_response_size: '1KiB' }],
@@ -158,6 +181,19 @@ t.test('the simulator binary pushes into the bridge as a meter does, gzip and Ba
   t.equal(await exit, 0)
   t.match(out, /"pushTo":"http:\/\/127\.0\.0\.1:\d+\/receive\/sim","intervalMs":1000,"gzip":true,"msg":"pushing its data"/)
   t.notMatch(out, /sim-push-secret/, 'the password is not logged')
+  // Refused (an unknown sensor here): the simulator says so and keeps its rows, as a meter does.
+  const refused = spawn(process.execPath, [bin, 'simulate', '--listen', '127.0.0.1:0', '--push-to', `${base}/receive/nosuch`, '--push-interval', '1s'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let said = ''
+  await new Promise<void>((resolve) => {
+    refused.stdout.on('data', (d: Buffer) => {
+      said += d.toString()
+      if (said.includes('"msg":"push not acknowledged')) resolve()
+    })
+  })
+  const refusedExit = new Promise<number | null>((resolve) => refused.once('exit', resolve))
+  refused.kill('SIGTERM')
+  t.equal(await refusedExit, 0)
+  t.match(said, /"status":404,"rows":1,.*"msg":"push not acknowledged: the same rows go again at the next interval"/)
   const [res] = await influx.query("SELECT count(\"value\") FROM egauge WHERE sensor = 'sim' AND register = 'Grid'", 'sim')
   t.ok((res!.series![0]!.values[0]![1] as number) >= 2, 'a point a second after the first push')
 })

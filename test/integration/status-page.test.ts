@@ -1,6 +1,7 @@
 /**
  * The status page in a real headless Chromium (Debian `chromium`), one bridge per state a user
- * meets: the demo, a healthy push into a real InfluxDB, a dead meter, a database that is down.
+ * meets: the demo, a healthy push into a real InfluxDB, a dead meter, a database that is down,
+ * a meter that pushes to the bridge.
  * Each page loads with no console error or CSP violation, its DOM holds the values, the chart and
  * the errors, and a screenshot per state is kept in .tap/artifacts/ (README "Status page" shows
  * the healthy one).
@@ -8,6 +9,7 @@
 import { execFile } from 'node:child_process'
 import { mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import t, { type Test as TestContext } from 'tap'
 import { Simulator } from '../../src/simulator/server.js'
@@ -39,7 +41,8 @@ async function browse (url: string, args: string[]): Promise<{ stdout: string, s
 
 /** The page's DOM as Chromium built it, and a full-page screenshot of it. */
 async function view (t: TestContext, b: TestBridge, name: string, height: number): Promise<string> {
-  const address = await b.app.listen({ host: '127.0.0.1', port: 0 })
+  const listening = b.app.server.address() as AddressInfo | null
+  const address = listening === null ? await b.app.listen({ host: '127.0.0.1', port: 0 }) : `http://127.0.0.1:${listening.port}`
   const dom = await browse(`${address}/`, ['--virtual-time-budget=3000', '--dump-dom'])
   t.equal(dom.status, 0)
   t.notMatch(dom.stderr, /CONSOLE|Refused to|Failed to load/, 'no console errors, CSP violations or failed loads')
@@ -104,4 +107,23 @@ t.test('the database down: the push error, the lag growing, the meter still up',
   t.match(dom, /<section class="sensor up"/, 'the meter answers')
   t.match(dom, /: 0 points, 0\/1 sensors, /)
   t.match(dom, /<span class="src">push<\/span> <span class="code">INFLUX_UNREACHABLE<\/span>/)
+})
+
+t.test('a meter that pushes: its receive panel with the meter settings, beside a pulled meter', async (t) => {
+  const b = testBridge({
+    sensors: [{ name: 'house', url: meter }, { name: 'cabin', receive: { username: 'cabin-meter', password: 'status-page-push-secret' } }],
+    influx: { url: influx.url, database: 'status_receive' },
+    push: { state_file: join(stateDir, 'receive.json') }
+  })
+  t.teardown(() => b.close())
+  const address = await b.bridge.listen('127.0.0.1', 0)
+  const { Pusher } = await import('../../src/simulator/pusher.js')
+  const pusher = new Pusher(sim.model, { url: `${address}/receive/cabin`, intervalMs: 60_000, gzip: true, auth: { username: 'cabin-meter', password: 'status-page-push-secret' } })
+  t.equal((await pusher.pushOnce()).status, 200)
+  const dom = await view(t, b, 'receive', 1700)
+  t.match(dom, /<section class="sensor up" id="sensor-cabin">\n<header><h2>cabin<\/h2><span class="state">up<\/span><span class="url">pushes to the bridge<\/span>/)
+  t.match(dom, /<h3>Receive <span class="rstate up">up<\/span><\/h3>/)
+  t.match(dom, /<dt>Last accepted<\/dt><dd><time[^>]*>\d+s ago<\/time>: 60 rows, 1416 points, \d+ ms<\/dd>/)
+  t.match(dom, new RegExp(`URI:      ${address}/receive/cabin\nInterval: 60 s`))
+  t.notMatch(dom, /status-page-push-secret/, 'the push password is not on the page')
 })
