@@ -8,16 +8,30 @@ COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
 FROM node:24.21.0-bookworm-slim
-ENV NODE_ENV=production
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.title="egauge-bridge" \
+      org.opencontainers.image.description="eGauge energy-meter data for InfluxDB, Prometheus and Grafana" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.documentation="README.md, Deployment"
+ENV NODE_ENV=production \
+    EGAUGE_BRIDGE_CONFIG=/etc/egauge-bridge/egauge-bridge.yml
 WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-# The push checkpoints live here; mount a volume so they survive the container.
+COPY LICENSE ./
+# State (push checkpoints, pushed meters' last rows) lives in the volume, which is also the working
+# directory: the default push.state_file, ./egauge-bridge-state.json, lands there, writable by the
+# node user. The config is mounted at EGAUGE_BRIDGE_CONFIG; without it serve says so and exits
+# (serve --demo runs the built-in demo meter).
 RUN mkdir -p /var/lib/egauge-bridge /etc/egauge-bridge && chown node:node /var/lib/egauge-bridge
+VOLUME /var/lib/egauge-bridge
+WORKDIR /var/lib/egauge-bridge
 USER node
 EXPOSE 9430
-HEALTHCHECK --interval=15s --timeout=3s --start-period=10s \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:9430/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# Finds the address the server listens on (its --listen, else server.listen): see `healthcheck --help`.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=10s \
+  CMD ["node", "/app/dist/cli.js", "healthcheck"]
 ENTRYPOINT ["node", "/app/dist/cli.js"]
 CMD ["serve"]

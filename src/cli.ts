@@ -32,6 +32,7 @@ export async function main (argv: string[], out: Out, err: Out): Promise<number>
       case 'check-config': return (await import('./commands/check-config.js')).checkConfig(rest, out)
       case 'migrate-config': return (await import('./commands/migrate-config.js')).migrateConfig(rest, out)
       case 'simulate': return await (await import('./commands/simulate.js')).simulate(rest, out)
+      case 'healthcheck': return await (await import('./commands/healthcheck.js')).healthcheck(rest, out)
       case 'help':
         // `help <command>` is `<command> --help`.
         if (rest[0] !== undefined && rest[0] !== 'help') return await main([rest[0], '--help'], out, err)

@@ -26,7 +26,8 @@ export const COMMANDS: Array<[string, string]> = [
   ['backfill', 'write a past range of the meters\' history to InfluxDB'],
   ['check-config', 'validate a config file'],
   ['migrate-config', 'print the 2019 script\'s config as a modern config file'],
-  ['simulate', 'run a simulated eGauge meter']
+  ['simulate', 'run a simulated eGauge meter'],
+  ['healthcheck', 'exit 0 when the bridge on this machine answers /healthz (the Docker HEALTHCHECK)']
 ]
 
 export const USAGE = `usage: egauge-bridge [command] [options]

@@ -1,5 +1,5 @@
 /** `egauge-bridge check-config`: validates the config file and prints what it holds, or the error. */
-import { configPath, loadConfigFile } from '../config/load.js'
+import { configPath, loadConfigFile, stateFileProblem } from '../config/load.js'
 import { ConfigError } from '../model/errors.js'
 import { args, type CommandHelp, type Out } from './args.js'
 
@@ -15,7 +15,8 @@ export function checkConfig (argv: string[], out: Out): number {
   const file = configPath(values.config as string | undefined, process.env)
   if (file === undefined) throw new ConfigError('', 'no config file (use --config, EGAUGE_BRIDGE_CONFIG or ./egauge-bridge.yml)')
   const loaded = loadConfigFile(file)
-  for (const w of loaded.warnings) out(`warning: ${w}\n`)
+  const problem = stateFileProblem(loaded.config.push.stateFile)
+  for (const w of [...loaded.warnings, ...(problem === undefined ? [] : [problem])]) out(`warning: ${w}\n`)
   out(`${file}: ok (${loaded.legacy ? 'legacy Peper format, ' : ''}${loaded.config.sensors.length} sensor${loaded.config.sensors.length === 1 ? '' : 's'})\n`)
   return 0
 }

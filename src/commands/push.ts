@@ -4,7 +4,7 @@
  * sensor was written, 1 when any failed. Without it, the loop runs until SIGTERM/SIGINT.
  */
 import { createBridge } from '../bridge/bridge.js'
-import { configPath, loadConfigFile } from '../config/load.js'
+import { configPath, loadConfigFile, stateFileProblem } from '../config/load.js'
 import { ConfigError } from '../model/errors.js'
 import { pinoLogger } from '../telemetry/logger.js'
 import { args, type CommandHelp, logConfigWarnings, shardOption, waitForSignal, type Out } from './args.js'
@@ -32,6 +32,8 @@ export async function push (argv: string[], out: Out): Promise<number> {
   const { config, warnings } = loadConfigFile(file)
   const log = pinoLogger(out)
   logConfigWarnings(log, file, warnings)
+  const problem = stateFileProblem(config.push.stateFile)
+  if (problem !== undefined) log.warn({ stateFile: config.push.stateFile }, problem)
   const bridge = createBridge({ config, configFile: file, push: true, shard, log })
   try {
     const loop = bridge.pushLoop()

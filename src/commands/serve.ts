@@ -5,8 +5,9 @@
  */
 import { createBridge } from '../bridge/bridge.js'
 import { startDemo } from '../bridge/demo.js'
-import { configPath, loadConfigFile } from '../config/load.js'
+import { configPath, loadConfigFile, stateFileProblem } from '../config/load.js'
 import { parseListen, type Config } from '../config/schema.js'
+import { ConfigError } from '../model/errors.js'
 import type { Simulator } from '../simulator/server.js'
 import { args, type CommandHelp, logConfigWarnings, shardOption, UsageError, waitForSignal } from './args.js'
 
@@ -15,6 +16,8 @@ export interface RunOptions {
   listen: string | undefined
   logLevel: string
   push: boolean
+  /** `--demo`: the built-in demo meter, whatever config file the environment names. */
+  demo?: boolean
   /** `--shard i/n`: push only the sensors whose name hashes to shard i of n. */
   shard?: { index: number, count: number } | undefined
   /** Resolves with the signal that asks the process to stop. */
@@ -34,6 +37,7 @@ export const HELP: CommandHelp = {
     ['--config FILE', 'the config file (default: $EGAUGE_BRIDGE_CONFIG, ./egauge-bridge.yml)'],
     ['--listen H:P', 'where to listen (default: server.listen, 0.0.0.0:9430)'],
     ['--push', 'also write every sensor to InfluxDB on the push interval'],
+    ['--demo', 'run the built-in demo meter, ignoring any config file (the Docker image needs it asked for)'],
     ['--shard I/N', 'with --push: only the sensors of shard I of N'],
     ['--log-level L', 'fatal, error, warn, info (default), debug, trace or silent']
   ],
@@ -45,13 +49,16 @@ export async function serve (argv: string[]): Promise<number> {
   const { values } = args(argv, {
     config: { type: 'string' },
     push: { type: 'boolean' },
+    demo: { type: 'boolean' },
     listen: { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
     shard: { type: 'string' }
   }, 0, HELP)
   const logLevel = values['log-level'] as string
   if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`, HELP)
+  if (values.demo === true && (values.config !== undefined || values.push === true)) throw new UsageError('--demo runs the demo meter alone: not with --config or --push', HELP)
   return await runServer({
+    demo: values.demo === true,
     shard: shardOption(values.shard as string | undefined, HELP),
     configFlag: values.config as string | undefined,
     listen: values.listen as string | undefined,
@@ -61,10 +68,25 @@ export async function serve (argv: string[]): Promise<number> {
   })
 }
 
+/**
+ * Loads the config file. One named by EGAUGE_BRIDGE_CONFIG that does not exist is most often a
+ * container started without its config mounted (the image sets the variable): say what to do.
+ */
+function loadNamedConfig (file: string, fromEnv: boolean): ReturnType<typeof loadConfigFile> {
+  try {
+    return loadConfigFile(file)
+  } catch (err) {
+    if (fromEnv && file === process.env.EGAUGE_BRIDGE_CONFIG && err instanceof ConfigError && err.message.endsWith(': ENOENT')) {
+      throw new ConfigError('', `${err.message} (EGAUGE_BRIDGE_CONFIG names it): mount your config file there, or run "serve --demo" for the built-in demo meter`)
+    }
+    throw err
+  }
+}
+
 /** Runs until a stop signal; resolves to the exit code. Throws ConfigError at start-up. */
 export async function runServer (opts: RunOptions): Promise<number> {
-  const file = configPath(opts.configFlag, process.env)
-  const loaded = file === undefined ? undefined : loadConfigFile(file)
+  const file = opts.demo === true ? undefined : configPath(opts.configFlag, process.env)
+  const loaded = file === undefined ? undefined : loadNamedConfig(file, opts.configFlag === undefined)
   // Checked before the demo meter starts: a usage error must not leave it running (the process
   // would never exit).
   const listen = opts.listen === undefined ? undefined : parseListen(opts.listen, '--listen')
@@ -92,6 +114,9 @@ export async function runServer (opts: RunOptions): Promise<number> {
   } else {
     logConfigWarnings(log, file!, loaded!.warnings)
     log.info({ config: file, sensors: config.sensors.length, legacy: loaded!.legacy }, 'config loaded')
+    // Said at start-up, not at the first failed save minutes later.
+    const problem = opts.push || config.sensors.some((s) => s.receive !== undefined) ? stateFileProblem(config.push.stateFile) : undefined
+    if (problem !== undefined) log.warn({ stateFile: config.push.stateFile }, problem)
   }
 
   const onHup = (): void => { bridge.reload().catch(() => {}) }

@@ -2,7 +2,8 @@
  * Loading the config file: YAML, `${ENV}` substitution, `*_file` secrets, legacy detection, then
  * the schema. File-system I/O only (never the network). Every error is a ConfigError at start-up.
  */
-import { existsSync, readFileSync } from 'node:fs'
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml'
 import { ConfigError, errorCode } from '../model/errors.js'
 import { isLegacy, migrateLegacy } from './legacy.js'
@@ -26,6 +27,22 @@ export function configPath (flag: string | undefined, env: NodeJS.ProcessEnv): s
   if (flag !== undefined) return flag
   if (env.EGAUGE_BRIDGE_CONFIG !== undefined && env.EGAUGE_BRIDGE_CONFIG !== '') return env.EGAUGE_BRIDGE_CONFIG
   return existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined
+}
+
+/**
+ * Why the state file could not be saved where `push.state_file` puts it, or undefined when its
+ * directory exists and this process may write there. A relative path is resolved against the
+ * working directory, as the bridge resolves it (in the Docker image: the state volume).
+ */
+export function stateFileProblem (stateFile: string): string | undefined {
+  const dir = dirname(resolve(stateFile))
+  try {
+    accessSync(dir, constants.W_OK)
+    return undefined
+  } catch (err) {
+    const code = errorCode(err)
+    return `push.state_file: ${dir} ${code === 'ENOENT' ? 'does not exist' : 'is not writable by this user'} (${code}): push mode, backfill and meters that push cannot save their state there`
+  }
 }
 
 /** Reads, substitutes and validates a config file; throws ConfigError. */

@@ -53,3 +53,16 @@ t.test('runServer with a legacy config logs its warnings and listens where the c
     t.match(logs, /"address":"http:\/\/127\.0\.0\.1:\d+"/)
   }
 })
+
+t.test('a state file that cannot be saved is said at start-up when something would save it', async (t) => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const dir = mkdtempSync(join(tmpdir(), 'run-'))
+  const file = join(dir, 'receive.yml')
+  writeFileSync(file, `server:\n  listen: 127.0.0.1:0\nsensors:\n  - name: cabin\n    receive: { username: m, password: receive-secret }\ninflux: { url: "http://127.0.0.1:1" }\npush:\n  state_file: ${join(dir, 'gone', 'state.json')}\n`)
+  let logs = ''
+  const logStream = new Writable({ write (chunk: Buffer, _e, done) { logs += chunk.toString(); done() } })
+  t.equal(await runServer({ configFlag: file, listen: undefined, logLevel: 'info', push: false, logStream, waitForSignal: async () => 'SIGINT' }), 0)
+  t.match(logs, /"level":40,.*"msg":"push\.state_file: .*gone does not exist \(ENOENT\): push mode, backfill and meters that push cannot save their state there"/)
+})

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { formatDuration, parseDuration, parseSize } from '../../../src/config/duration.js'
-import { configPath, loadConfigFile, loadConfigText, migrateConfigText } from '../../../src/config/load.js'
+import { configPath, loadConfigFile, loadConfigText, migrateConfigText, stateFileProblem } from '../../../src/config/load.js'
 import { isPulled, parseListen, validateConfig } from '../../../src/config/schema.js'
 import { isLegacy } from '../../../src/config/legacy.js'
 import { ConfigError, errorCode } from '../../../src/model/errors.js'
@@ -211,3 +211,10 @@ t.test('${…} references as a shell and Docker Compose read them', async (t) =>
   t.equal(token('${T?x}', { T: '' }), '', '? without a colon accepts an empty value')
 })
 /* eslint-enable no-template-curly-in-string */
+
+t.test('stateFileProblem: a directory that is missing is named; a writable one is fine', async (t) => {
+  const tmp = mkdtempSync(join(tmpdir(), 'cfg-'))
+  t.equal(stateFileProblem(join(tmp, 'state.json')), undefined)
+  t.equal(stateFileProblem(join(tmp, 'gone', 'state.json')), `push.state_file: ${join(tmp, 'gone')} does not exist (ENOENT): push mode, backfill and meters that push cannot save their state there`)
+  t.equal(stateFileProblem('./egauge-bridge-state.json'), undefined, 'relative to the working directory')
+})
