@@ -6,6 +6,7 @@
  */
 import { isPulled, type SensorConfig } from '../config/schema.js'
 import type { Live } from '../meters/pool.js'
+import { HEALTH_MEASUREMENT, HEALTH_METRICS, healthLines } from '../formats/health.js'
 import { EGAUGE_ERROR_CODES, errorCode } from '../model/errors.js'
 import { WRITE_ERROR_CODES } from '../sinks/write-error.js'
 import type { Writer } from '../sinks/writer.js'
@@ -140,11 +141,35 @@ export class PushLoop {
       return result
     })
     this.saveCheckpoints()
+    // Not when the database just failed the points (it would only wait out its timeout again), nor at shutdown.
+    const databaseFailed = results.some((r) => r.error !== undefined && (WRITE_ERROR_CODES as readonly string[]).includes(r.error.code))
+    // Meters that push to this bridge are in it too: their receive series.
+    const healthOf = [...sensors.map((s) => s.name), ...config.sensors.filter((s) => s.receive !== undefined).map((s) => s.name)]
+    if (!databaseFailed && !this.abort.signal.aborted) await this.writeHealth(healthOf, now)
     const failed = results.filter((r) => !r.ok).length
     const points = results.reduce((n, r) => n + r.points, 0)
     this.lastCycle = { at: startedAt, durationMs: Math.max(0, this.now() - startedAt), sensors: results.length, failed, points }
     this.opts.log.info({ sensors: results.length, failed, points }, 'push cycle done')
     return results
+  }
+
+  /**
+   * Writes the cycle's sensors' self-metrics into the database (measurement egauge_bridge), so a
+   * dashboard shows lag and errors without Telegraf. Best effort: a failure is logged, counted
+   * nowhere else (the points' own errors are), and the next cycle writes the health again.
+   */
+  private async writeHealth (sensors: string[], now: number): Promise<void> {
+    if (sensors.length === 0) return
+    try {
+      const families = await this.opts.metrics.registry.getMetricsAsJSON()
+      const wanted = new Set<string>(HEALTH_METRICS)
+      const samples = families.filter((f) => wanted.has(f.name)).flatMap((f) => f.values.map((v) => ({ name: f.name, labels: v.labels, value: v.value })))
+      const lines = healthLines(samples, new Set(sensors), now)
+      await this.opts.writer.prepare(this.abort.signal)
+      await this.opts.writer.write(lines, this.abort.signal)
+    } catch (err) {
+      this.opts.log.warn({ code: (err as { code?: string }).code ?? 'error' }, `the bridge's health (measurement ${HEALTH_MEASUREMENT}) not written this cycle: ${(err as Error).message}`)
+    }
   }
 
   /** Saves what the cycle acknowledged; on failure the next cycle tries again. Never throws. */

@@ -29,6 +29,8 @@ interface Compose {
   volumes: Record<string, unknown>
 }
 const compose = parseYaml(read('docker-compose.yml')) as Compose
+const TELEGRAF_DB = 'egauge_telegraf'
+const telegrafConf = parseToml(read('telegraf/telegraf.conf')) as { inputs: { http: Array<{ urls: string[] }>, prometheus: Array<{ name_override: string, fieldinclude: string[], tagexclude: string[] }> } }
 const composeBridge = loadConfigText(compose.configs['egauge-bridge-config']!.content, {}).config
 
 // The compose file's two meters, as simulators on this machine, behind the compose bridge config.
@@ -55,11 +57,14 @@ t.teardown(async () => {
 // the error panels have series, and the pushing meter's first push, run as compose runs it.
 const writer = createWriter(bridge.config.influx)
 t.teardown(() => writer.close())
-const loop = new PushLoop({ live: () => bridge.live, writer, store: CheckpointStore.open(join(root, '.tap', 'bundle-state.json'), () => {}), metrics: bridge.metrics, log: { info: () => {}, warn: () => {}, error: () => {} } })
+// The first cycle a minute ago, so the bridge's own health (written at each cycle) has two points.
+let clockShiftMs = -60_000
+const loop = new PushLoop({ live: () => bridge.live, writer, store: CheckpointStore.open(join(root, '.tap', 'bundle-state.json'), () => {}), metrics: bridge.metrics, log: { info: () => {}, warn: () => {}, error: () => {} }, now: () => Date.now() + clockShiftMs })
 sims.garage!.fault = { status: 500 }
 await bridge.app.inject({ method: 'GET', url: '/metrics/garage' })
 await loop.runCycle()
 sims.garage!.fault = undefined
+clockShiftMs = 0
 await loop.runCycle()
 const pushedAcknowledged = await runComposePusher()
 
@@ -96,7 +101,8 @@ t.test('telegraf configs: TOML, routes the bridge serves, bodies InfluxDB accept
     t.equal(http.data_format, 'influx', `${file}: data_format`)
     t.same(http.tagexclude, ['url'], `${file}: the url tag is dropped`)
     t.ok(/^\d+s$/.test(http.timeout), `${file}: a timeout`)
-    t.equal(conf.outputs.influxdb[0]!.database, composeBridge.influx.database, `${file}: the database the bridge and Grafana use`)
+    t.equal(conf.outputs.influxdb[0]!.database, TELEGRAF_DB, `${file}: a database of its own, not the one --push writes`)
+    t.not(TELEGRAF_DB, composeBridge.influx.database)
     t.same(conf.outputs.influxdb[0]!.urls, ['http://influxdb:8086'])
     await influx.query('CREATE DATABASE telegraf_check')
     for (const url of http.urls) {
@@ -114,14 +120,15 @@ t.test('telegraf configs: TOML, routes the bridge serves, bodies InfluxDB accept
   }
 })
 
-/** The bridge's /metrics as Telegraf's inputs.prometheus (metric_version 2) stores it. */
+/** The bridge's /metrics as telegraf.conf's inputs.prometheus (metric_version 2, name_override, fieldinclude) stores it. */
 function telegrafPrometheus (exposition: string, time: number): string {
+  const input = telegrafConf.inputs.prometheus[0]!
   let out = ''
   for (const line of exposition.split('\n')) {
     const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line)
-    if (m === null || !Number.isFinite(Number(m[3]))) continue
+    if (m === null || !Number.isFinite(Number(m[3])) || !input.fieldinclude.includes(m[1]!)) continue
     const tags = [...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map(([, k, v]) => `,${k}=${v!.replace(/[ ,=]/g, '\\$&')}`).sort().join('')
-    out += `prometheus${tags} ${m[1]}=${Number(m[3])} ${time}\n`
+    out += `${input.name_override}${tags} ${m[1]}=${Number(m[3])} ${time}\n`
   }
   return out
 }
@@ -138,36 +145,46 @@ function expandInfluxQL (query: string, vars: Record<string, string[]>): string 
     })
 }
 
-t.test('the InfluxDB dashboard: every query returns series from data the bridge pushed', async (t) => {
+t.test('the InfluxDB dashboard: every query returns series, from --push\'s database and from Telegraf\'s', async (t) => {
   const dash = JSON.parse(read('grafana/dashboards/egauge-influxdb.json')) as { uid: string, panels: Array<{ title: string, fieldConfig: { defaults: { unit?: string } }, targets: Array<{ query: string, rawQuery: boolean }> }>, templating: { list: Array<{ name: string, query: string | { query: string } }> } }
+  // What the Telegraf route writes: its inputs.http bodies (nanoseconds) and the bridge's health.
+  await influx.query(`CREATE DATABASE ${TELEGRAF_DB}`)
   const now = Math.floor(Date.now() / 1000)
   for (const at of [now - 60, now]) {
-    const w = await influx.write(composeBridge.influx.database, telegrafPrometheus(await bridge.metrics.registry.metrics(), at), 's')
+    const w = await influx.write(TELEGRAF_DB, telegrafPrometheus(await bridge.metrics.registry.metrics(), at), 's')
     t.equal(w.status, 204, w.body)
   }
-  const db = composeBridge.influx.database
-  const vars: Record<string, string[]> = {}
-  for (const v of dash.templating.list.filter((x) => x.name !== 'datasource')) {
-    const [res] = await influx.query(expandInfluxQL(v.query as string, vars), db)
-    const values = (res?.series?.[0]?.values ?? []).map((row) => String(row[1]))
-    t.ok(values.length > 0, `variable ${v.name}: ${values.join(', ')}`)
-    vars[v.name] = values
+  for (const url of telegrafConf.inputs.http[0]!.urls) {
+    const w = await influx.write(TELEGRAF_DB, (await bridge.app.inject({ method: 'GET', url: new URL(url).pathname })).body, 'ns')
+    t.equal(w.status, 204, w.body)
   }
-  t.same(vars.sensor, ['cabin', 'garage', 'house'], 'the pushing meter is on the dashboard beside the pulled ones')
-  t.ok(vars.register!.includes('Grid') && !vars.register!.includes('L1 Voltage'), 'the register variable lists power registers')
-  t.ok(dash.panels.length >= 9)
-  for (const panel of dash.panels) {
-    t.ok(panel.fieldConfig.defaults.unit, `${panel.title}: unit set`)
-    for (const target of panel.targets) {
-      t.equal(target.rawQuery, true)
-      const q = expandInfluxQL(target.query, vars)
-      const [res] = await influx.query(q, db)
-      t.notOk(res?.error, `${panel.title}: ${res?.error ?? 'runs'}`)
-      t.ok((res?.series?.length ?? 0) > 0, `${panel.title}: returns series for ${q}`)
+  for (const db of [composeBridge.influx.database, TELEGRAF_DB]) {
+    const vars: Record<string, string[]> = {}
+    for (const v of dash.templating.list.filter((x) => x.name !== 'datasource')) {
+      const [res] = await influx.query(expandInfluxQL(v.query as string, vars), db)
+      const values = (res?.series?.[0]?.values ?? []).map((row) => String(row[1]))
+      t.ok(values.length > 0, `${db}: variable ${v.name}: ${values.join(', ')}`)
+      vars[v.name] = values
     }
+    t.same(vars.sensor, ['cabin', 'garage', 'house'], `${db}: every configured meter, the pushing one too, from the bridge's health`)
+    t.ok(vars.register!.includes('Grid') && !vars.register!.includes('L1 Voltage'), 'the register variable lists power registers')
+    t.ok(dash.panels.length >= 9)
+    for (const panel of dash.panels) {
+      t.ok(panel.fieldConfig.defaults.unit, `${panel.title}: unit set`)
+      for (const target of panel.targets) {
+        t.equal(target.rawQuery, true)
+        const q = expandInfluxQL(target.query, vars)
+        const [res] = await influx.query(q, db)
+        t.notOk(res?.error, `${db}, ${panel.title}: ${res?.error ?? 'runs'}`)
+        t.ok((res?.series?.length ?? 0) > 0, `${db}, ${panel.title}: returns series for ${q}`)
+      }
+    }
+    const [power] = await influx.query(expandInfluxQL(dash.panels[0]!.targets[0]!.query, vars), db)
+    t.ok(power!.series!.length >= 2 * 12, `${db}, power: a series per pulled sensor and register`)
   }
-  const [power] = await influx.query(expandInfluxQL(dash.panels[0]!.targets[0]!.query, vars), db)
-  t.ok(power!.series!.length >= 2 * vars.register!.length, 'power: a series per sensor and register')
+  // In --push's database the health is the bridge's own: the garage's failed first cycle is in it.
+  const [errors] = await influx.query("SELECT max(\"egauge_bridge_fetch_errors_total\") FROM \"egauge_bridge\" WHERE \"sensor\" = 'garage' AND \"reason\" = 'EGAUGE_HTTP_STATUS'", composeBridge.influx.database)
+  t.ok((errors!.series![0]!.values[0]![1] as number) >= 1, 'the garage\'s fetch error, written by the bridge itself')
 })
 
 t.test('the Prometheus dashboard: every query returns data from a real Prometheus scraping the bridge', async (t) => {
@@ -219,7 +236,15 @@ t.test('docker-compose.yml agrees with the bridge CLI, its config and the files 
   const configFile = join(root, '.tap', 'compose-bridge.yml')
   writeFileSync(configFile, compose.configs['egauge-bridge-config']!.content)
   t.equal(await main(['check-config', '--config', configFile], () => {}, () => {}), 0, 'check-config accepts the compose config')
-  t.equal(`${composeBridge.server.port}:${composeBridge.server.port}`, s['egauge-bridge']!.ports![0])
+  t.equal(`127.0.0.1:${composeBridge.server.port}:${composeBridge.server.port}`, s['egauge-bridge']!.ports![0])
+  for (const [name, service] of Object.entries(s)) {
+    // Nothing in the stack has auth on: published on this machine only.
+    for (const port of service.ports ?? []) t.match(port, /^127\.0\.0\.1:\d+:\d+$/, `${name}: ${port} on the loopback only`)
+    t.equal((service as { restart?: string }).restart, 'unless-stopped', `${name}: restarted`)
+    // The bridge's own comes from the image (its HEALTHCHECK, image.test.ts).
+    if (name !== 'egauge-bridge') t.ok(service.healthcheck, `${name}: a health check`)
+  }
+  t.ok(s.prometheus!.volumes!.includes('prometheus-data:/prometheus'), 'Prometheus keeps its data')
   t.equal(composeBridge.push.stateFile.startsWith('/var/lib/egauge-bridge/'), true, 'the state file is on the bridge-state volume')
   t.ok(s['egauge-bridge']!.volumes!.includes('bridge-state:/var/lib/egauge-bridge'))
 
@@ -243,12 +268,12 @@ t.test('docker-compose.yml agrees with the bridge CLI, its config and the files 
     t.equal(meter.command![meter.command!.indexOf('--listen') + 1], `0.0.0.0:${url.port}`, `${sensor.name}: port ${url.port}`)
   }
   t.equal(new URL(composeBridge.influx.url).host, 'influxdb:8086')
-  t.ok(s.influxdb!.ports!.includes('8086:8086'))
+  t.ok(s.influxdb!.ports!.includes('127.0.0.1:8086:8086'))
 
   // Grafana's data sources point at the compose services and the bridge's database.
   const ds = parseYaml(read('grafana/provisioning/datasources/egauge.yml')) as { datasources: Array<{ uid: string, url: string, jsonData: { dbName?: string } }> }
-  t.same(ds.datasources.map((d) => d.url), ['http://influxdb:8086', 'http://prometheus:9090'])
-  t.equal(ds.datasources[0]!.jsonData.dbName, composeBridge.influx.database)
+  t.same(ds.datasources.map((d) => d.url), ['http://influxdb:8086', 'http://influxdb:8086', 'http://prometheus:9090'])
+  t.same(ds.datasources.map((d) => d.jsonData.dbName), [composeBridge.influx.database, TELEGRAF_DB, undefined], '--push\'s database first (the default), then Telegraf\'s')
   const provider = parseYaml(read('grafana/provisioning/dashboards/egauge.yml')) as { providers: Array<{ options: { path: string } }> }
   t.ok(s.grafana!.volumes!.includes(`./grafana/dashboards:${provider.providers[0]!.options.path}:ro`), 'dashboards mounted where the provider looks')
   // Telegraf's URLs name sensors that exist.

@@ -251,9 +251,20 @@ t.test('a checkpoint in the future (a day, 1e300) is replaced with a warning, an
   store.set('b', 1e300)
   const logs: string[] = []
   let lines = 0
+  const health: string[] = []
   const loop = new PushLoop({
     live: () => bridge.live,
-    writer: { target: 'ok', prepare: async () => {}, write: async (body) => { lines += String(body).split('\n').filter(Boolean).length }, close: async () => {} },
+    writer: {
+      target: 'ok',
+      prepare: async () => {},
+      write: async (body) => {
+        for (const line of String(body).split('\n').filter(Boolean)) {
+          if (line.startsWith('egauge_bridge,')) health.push(line)
+          else lines++
+        }
+      },
+      close: async () => {}
+    },
     store,
     metrics: bridge.metrics,
     log: { info: () => {}, warn: (_o, m) => { logs.push(m) }, error: () => {} },
@@ -262,6 +273,11 @@ t.test('a checkpoint in the future (a day, 1e300) is replaced with a warning, an
   const results = await loop.runCycle()
   t.same(results.map((r) => [r.ok, r.points, r.checkpoint]), [[true, 7200, NOW], [true, 7200, NOW]], 'each sensor: 300 s × 24 registers')
   t.equal(lines, 14_400)
+  // After the points, the bridge's own health, per sensor, as Telegraf's inputs.prometheus writes /metrics.
+  t.ok(health.includes(`egauge_bridge,sensor=a egauge_bridge_push_points_total=7200 ${NOW}`), health.join('\n'))
+  t.ok(health.includes(`egauge_bridge,sensor=b egauge_bridge_push_lag_seconds=0 ${NOW}`))
+  t.ok(health.includes(`egauge_bridge,reason=EGAUGE_TIMEOUT,sensor=a egauge_bridge_fetch_errors_total=0 ${NOW}`), 'every reason, at 0 too')
+  t.ok(health.includes(`egauge_bridge,sensor=a egauge_bridge_push_last_success_timestamp_seconds=${NOW} ${NOW}`))
   t.match(logs[0], /push checkpoint is 86400 s in the future: ignored, pushing from 1699999700 instead/)
   t.equal(logs.length, 2)
   t.equal(store.get('b'), NOW)
