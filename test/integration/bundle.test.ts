@@ -197,14 +197,24 @@ t.test('the Prometheus dashboard: every query returns data from a real Prometheu
   await prom.waitFor('count(egauge_power_watts) >= 28') // 14 power registers (totals included) per meter
   await prom.waitFor('count_over_time(egauge_bridge_sensor_up[1m]) >= 3')
   const values = async (metric: string, label: string): Promise<string[]> => [...new Set((await prom.query(metric)).map((s) => s.metric[label]!))].sort()
-  const sensors = await values('egauge_sensor_info', 'sensor')
-  const vars: Record<string, string[]> = { sensor: sensors, register: await values(`egauge_power_watts{sensor=~"${sensors.join('|')}"}`, 'register') }
-  t.same(vars.sensor, ['garage', 'house'])
+  // The variables as Grafana fills them: label_values(<selector>, <label>).
+  const variable = async (name: string, vars: Record<string, string[]>): Promise<string[]> => {
+    const [, selector, label] = /^label_values\((.*), (\w+)\)$/.exec(dash.templating.list.find((v) => v.name === name)!.definition!)!
+    return await values(selector!.replace('$sensor', (vars.sensor ?? []).join('|')), label!)
+  }
+  const vars: Record<string, string[]> = {}
+  vars.sensor = await variable('sensor', vars)
+  vars.register = await variable('register', vars)
+  t.same(vars.sensor, ['cabin', 'garage', 'house'], 'every configured meter, from series the bridge exports from start-up (a dead one too)')
+  t.ok(vars.register.includes('Grid'))
   for (const panel of dash.panels) {
     t.ok(panel.fieldConfig.defaults.unit, `${panel.title}: unit set`)
     for (const target of panel.targets) {
       const expr = target.expr
         .replace(/\$__rate_interval/g, '1m')
+        // Grafana's interval is at least the scrape interval: 1 s here, 15 s in compose.
+        .replace(/\$__interval_ms/g, '2000')
+        .replace(/\$__interval/g, '2s')
         .replace(/\$(\w+)/g, (all, name: string) => vars[name] === undefined ? all : `(${vars[name]!.map((v) => v.replace(/[\\^$.|?*+()[\]{}]/g, '\\\\$&')).join('|')})`)
       const result = await prom.waitFor(expr, 10_000).catch(() => [])
       t.ok(result.length > 0, `${panel.title}: returns data for ${expr}`)

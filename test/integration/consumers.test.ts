@@ -57,6 +57,9 @@ t.test('Prometheus scrapes /metrics/:sensor and /probe; PromQL returns the meter
   t.equal(Number(m2[0]!.value[1]), expectedRate(sims[1]!, 'L2 Voltage'))
   const info = await prom.query('egauge_sensor_info{job="egauge"}')
   t.equal(info[0]!.metric.site, 'north')
+  // Each target is scraped on its own schedule: wait until all four have been, then all must be up
+  // (failed once under load: the bridge's own job not scraped yet).
+  await prom.waitFor('count(up{job=~"egauge.*"}) == 4')
   const up = await prom.query('up{job=~"egauge.*"}')
   t.same(up.map((s) => s.value[1]), ['1', '1', '1', '1'], 'every target up')
   // The bridge's own /metrics, answered in OpenMetrics to Prometheus's Accept header: counters

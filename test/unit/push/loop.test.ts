@@ -282,3 +282,27 @@ t.test('a checkpoint in the future (a day, 1e300) is replaced with a warning, an
   t.equal(logs.length, 2)
   t.equal(store.get('b'), NOW)
 })
+
+t.test('the bridge\'s health is best effort: a write that fails is logged, the cycle stays ok', async (t) => {
+  const sim = new Simulator({ seed: 1, clock: () => NOW * 1000 })
+  const url = await sim.listen()
+  const bridge = testBridge({ sensors: [{ name: 'a', url }], influx: { url: 'http://127.0.0.1:9', database: 'x' }, push: { interval: '5m' } })
+  t.teardown(async () => { await bridge.close(); await sim.close() })
+  const warnings: Array<[unknown, string]> = []
+  const loop = new PushLoop({
+    live: () => bridge.live,
+    writer: {
+      target: 'ok',
+      prepare: async () => {},
+      write: async (body) => { if (String(body).startsWith('egauge_bridge,')) throw Object.assign(new Error('retention policy not found'), { code: 'INFLUX_REJECTED' }) },
+      close: async () => {}
+    },
+    store: CheckpointStore.open(join(mkdtempSync(join(tmpdir(), 's-')), 's.json'), () => {}),
+    metrics: bridge.metrics,
+    log: { info: () => {}, warn: (o, m) => { warnings.push([o, m]) }, error: () => {} },
+    now: () => NOW * 1000
+  })
+  const [result] = await loop.runCycle()
+  t.equal(result!.ok, true)
+  t.same(warnings, [[{ code: 'INFLUX_REJECTED' }, 'the bridge\'s health (measurement egauge_bridge) not written this cycle: retention policy not found']])
+})
