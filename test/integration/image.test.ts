@@ -75,6 +75,8 @@ t.test('as the image runs it: non-root, in the state volume, with the image\'s c
   // The push.state_file default (./egauge-bridge-state.json), as a user's config leaves it.
   writeFileSync(config, `sensors:\n  - name: house\n    url: ${meter}\ninflux:\n  url: ${influx.url}\n  database: image\n`)
   chmodSync(config, 0o644)
+  const probe = await asNobody(['--version'], volume, config)
+  t.equal(probe.status, 0, `nobody can run ${process.execPath} (every directory above it must be world-executable): ${probe.stderr}`)
   const run = await asNobody(['push', '--once'], volume, config)
   t.equal(run.status, 0, run.stdout + run.stderr)
   t.notMatch(run.stdout, /"level":(40|50)/, 'no warning, no error')
