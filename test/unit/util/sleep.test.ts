@@ -18,8 +18,9 @@ t.test('an already-aborted signal rejects at once, without waiting', async (t) =
   t.ok(performance.now() - started < 100)
 })
 
-t.test('a sleep that ends leaves no listener on the signal (10 000 sleeps, one signal)', async (t) => {
+t.test('a sleep that ends leaves no listener on the signal (500 sleeps, one signal)', async (t) => {
   const c = new AbortController()
-  for (let i = 0; i < 10_000; i++) await sleep(0, c.signal)
+  // each sleep(0) is a 1 ms timer: 500 of them show a leak as surely as 10 000, in 1/20 of the time
+  for (let i = 0; i < 500; i++) await sleep(0, c.signal)
   t.equal(getEventListeners(c.signal, 'abort').length, 0)
 })
