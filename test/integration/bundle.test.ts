@@ -16,6 +16,7 @@ import { PushLoop } from '../../src/push/loop.js'
 import { createWriter } from '../../src/sinks/writer.js'
 import { Simulator } from '../../src/simulator/server.js'
 import { testBridge } from '../helpers/bridge.js'
+import { alignedRange, expandInfluxQL, expandPromQL } from '../helpers/grafana.js'
 import { startInflux } from '../helpers/influxdb.js'
 import { startPrometheus } from '../helpers/prometheus.js'
 
@@ -133,17 +134,13 @@ function telegrafPrometheus (exposition: string, time: number): string {
   return out
 }
 
-/** Grafana's expansion of template variables and macros in an InfluxQL query. */
-function expandInfluxQL (query: string, vars: Record<string, string[]>): string {
-  return query
-    .replace(/\$timeFilter/g, 'time >= now() - 1h AND time <= now() + 1m')
-    .replace(/\$__interval/g, '10s')
-    .replace(/\$(\w+)/g, (all, name: string) => {
-      const values = vars[name]
-      // Inside a regex, a multi-value variable becomes an alternation of escaped values.
-      return values === undefined ? all : `(${values.map((v) => v.replace(/[\\^$.|?*+()[\]{}/]/g, '\\$&')).join('|')})`
-    })
+/** Grafana's expansion of an InfluxQL query over the last hour, with the variables chosen so far. */
+const influxQL = (query: string, vars: Record<string, string[]>): string => {
+  const now = Math.floor(Date.now() / 1000)
+  return expandInfluxQL(query, { from: now - 3600, to: now + 60, timeZone: 'UTC', interval: '10s', vars })
 }
+/** Energy per day needs a reading from before the day: days of history, in energy-per-day.test.ts. */
+const DAYS_OF_HISTORY = 'Energy per day'
 
 t.test('the InfluxDB dashboard: every query returns series, from --push\'s database and from Telegraf\'s', async (t) => {
   const dash = JSON.parse(read('grafana/dashboards/egauge-influxdb.json')) as { uid: string, panels: Array<{ title: string, fieldConfig: { defaults: { unit?: string } }, targets: Array<{ query: string, rawQuery: boolean }> }>, templating: { list: Array<{ name: string, query: string | { query: string } }> } }
@@ -161,7 +158,7 @@ t.test('the InfluxDB dashboard: every query returns series, from --push\'s datab
   for (const db of [composeBridge.influx.database, TELEGRAF_DB]) {
     const vars: Record<string, string[]> = {}
     for (const v of dash.templating.list.filter((x) => x.name !== 'datasource')) {
-      const [res] = await influx.query(expandInfluxQL(v.query as string, vars), db)
+      const [res] = await influx.query(influxQL(v.query as string, vars), db)
       const values = (res?.series?.[0]?.values ?? []).map((row) => String(row[1]))
       t.ok(values.length > 0, `${db}: variable ${v.name}: ${values.join(', ')}`)
       vars[v.name] = values
@@ -173,13 +170,13 @@ t.test('the InfluxDB dashboard: every query returns series, from --push\'s datab
       t.ok(panel.fieldConfig.defaults.unit, `${panel.title}: unit set`)
       for (const target of panel.targets) {
         t.equal(target.rawQuery, true)
-        const q = expandInfluxQL(target.query, vars)
+        const q = influxQL(target.query, vars)
         const [res] = await influx.query(q, db)
         t.notOk(res?.error, `${db}, ${panel.title}: ${res?.error ?? 'runs'}`)
-        t.ok((res?.series?.length ?? 0) > 0, `${db}, ${panel.title}: returns series for ${q}`)
+        if (panel.title !== DAYS_OF_HISTORY) t.ok((res?.series?.length ?? 0) > 0, `${db}, ${panel.title}: returns series for ${q}`)
       }
     }
-    const [power] = await influx.query(expandInfluxQL(dash.panels[0]!.targets[0]!.query, vars), db)
+    const [power] = await influx.query(influxQL(dash.panels[0]!.targets[0]!.query, vars), db)
     t.ok(power!.series!.length >= 2 * 12, `${db}, power: a series per pulled sensor and register`)
   }
   // In --push's database the health is the bridge's own: the garage's failed first cycle is in it.
@@ -210,16 +207,35 @@ t.test('the Prometheus dashboard: every query returns data from a real Prometheu
   for (const panel of dash.panels) {
     t.ok(panel.fieldConfig.defaults.unit, `${panel.title}: unit set`)
     for (const target of panel.targets) {
-      const expr = target.expr
-        .replace(/\$__rate_interval/g, '1m')
-        // Grafana's interval is at least the scrape interval: 1 s here, 15 s in compose.
-        .replace(/\$__interval_ms/g, '2000')
-        .replace(/\$__interval/g, '2s')
-        .replace(/\$(\w+)/g, (all, name: string) => vars[name] === undefined ? all : `(${vars[name]!.map((v) => v.replace(/[\\^$.|?*+()[\]{}]/g, '\\\\$&')).join('|')})`)
+      const now = Math.floor(Date.now() / 1000)
+      // Grafana's interval is at least the scrape interval: 1 s here, 15 s in compose.
+      const expr = expandPromQL(target.expr, { from: now - 3600, to: now, timeZone: 'UTC', interval: '2s', intervalMs: 2000, rateInterval: '1m', vars })
+      if (panel.title === DAYS_OF_HISTORY) {
+        const { start, end } = alignedRange(now - 3600, now, 86_400, 'UTC')
+        t.ok(Array.isArray(await prom.queryRange(expr, start, end, 86_400)), `${panel.title}: runs, as Grafana sends it`)
+        continue
+      }
       const result = await prom.waitFor(expr, 10_000).catch(() => [])
       t.ok(result.length > 0, `${panel.title}: returns data for ${expr}`)
     }
   }
+})
+
+t.test('docker-compose.yml is valid Compose: the compose-spec JSON schema accepts it', async (t) => {
+  const { Ajv } = await import('ajv')
+  // Draft-07, Ajv's own draft, named by an https URL Ajv does not know as its meta-schema: dropped.
+  // The schema also uses annotations of later drafts (deprecated): not validation, so not strict.
+  const { $schema, ...schema } = JSON.parse(read('test/fixtures/compose-spec/compose-spec.json')) as { $schema: string }
+  t.equal($schema, 'https://json-schema.org/draft-07/schema')
+  const validate = new Ajv({ strict: false, allErrors: true }).compile(schema)
+  t.ok(validate(compose), JSON.stringify(validate.errors))
+  // It can fail: a misspelt key and a dependency written as a bare string are refused.
+  const broken = structuredClone(compose) as unknown as { services: Record<string, Record<string, unknown>> }
+  broken.services.influxdb!.healthchek = broken.services.influxdb!.healthcheck
+  t.notOk(validate(broken), 'an unknown service key is refused')
+  const badDepends = structuredClone(compose) as unknown as { services: Record<string, Record<string, unknown>> }
+  badDepends.services.grafana!.depends_on = 'influxdb'
+  t.notOk(validate(badDepends), 'depends_on as a string (a list or a map in Compose) is refused')
 })
 
 t.test('docker-compose.yml agrees with the bridge CLI, its config and the files it mounts', async (t) => {
