@@ -41,9 +41,14 @@ for (const [name, sim] of Object.entries(sims)) simUrls[name] = await sim.listen
 const influx = await startInflux()
 const bridge = testBridge({
   // The pulled meters at the local simulators; the pushing one as it is (it comes to the bridge).
-  sensors: composeBridge.sensors.map((s) => s.url === undefined
-    ? { name: s.name, tags: s.tags, receive: { username: s.receive!.username, password: s.receive!.password } }
-    : { name: s.name, url: simUrls[s.name], tags: s.tags }),
+  sensors: [
+    ...composeBridge.sensors.map((s) => s.url === undefined
+      ? { name: s.name, tags: s.tags, receive: { username: s.receive!.username, password: s.receive!.password } }
+      : { name: s.name, url: simUrls[s.name], tags: s.tags }),
+    // A meter that never answers (nothing listens on the discard port): it must be on both
+    // dashboards all the same, down, with its errors.
+    { name: 'attic', url: 'http://127.0.0.1:9' }
+  ],
   influx: { url: influx.url, database: composeBridge.influx.database },
   push: { state_file: join(root, '.tap', 'bundle-state.json') }
 }, { push: true })
@@ -163,7 +168,7 @@ t.test('the InfluxDB dashboard: every query returns series, from --push\'s datab
       t.ok(values.length > 0, `${db}: variable ${v.name}: ${values.join(', ')}`)
       vars[v.name] = values
     }
-    t.same(vars.sensor, ['cabin', 'garage', 'house'], `${db}: every configured meter, the pushing one too, from the bridge's health`)
+    t.same(vars.sensor, ['attic', 'cabin', 'garage', 'house'], `${db}: every configured meter, the pushing and the dead one too, from the bridge's health`)
     t.ok(vars.register!.includes('Grid') && !vars.register!.includes('L1 Voltage'), 'the register variable lists power registers')
     t.ok(dash.panels.length >= 9)
     for (const panel of dash.panels) {
@@ -182,6 +187,13 @@ t.test('the InfluxDB dashboard: every query returns series, from --push\'s datab
   // In --push's database the health is the bridge's own: the garage's failed first cycle is in it.
   const [errors] = await influx.query("SELECT max(\"egauge_bridge_fetch_errors_total\") FROM \"egauge_bridge\" WHERE \"sensor\" = 'garage' AND \"reason\" = 'EGAUGE_HTTP_STATUS'", composeBridge.influx.database)
   t.ok((errors!.series![0]!.values[0]![1] as number) >= 1, 'the garage\'s fetch error, written by the bridge itself')
+  // The dead meter in the health panels: down, and its errors counted.
+  const [attic] = await influx.query("SELECT last(\"egauge_bridge_sensor_up\") FROM \"egauge_bridge\" WHERE \"sensor\" = 'attic'", composeBridge.influx.database)
+  t.equal(attic!.series![0]!.values[0]![1], 0, 'the dead meter is down in the bridge\'s health')
+  const panel = dash.panels.find((p) => p.title === 'Bridge errors')!
+  // In push mode a meter that cannot be read is a push error (the second query of the panel).
+  const [atticErrors] = await influx.query(influxQL(panel.targets[1]!.query, { sensor: ['attic'] }), composeBridge.influx.database)
+  t.same(atticErrors!.series!.filter((s) => s.tags?.reason === 'EGAUGE_UNREACHABLE').map((s) => s.values.map((v) => v[1])), [[1]], 'the dead meter\'s new error between the two cycles, by reason')
 })
 
 t.test('the Prometheus dashboard: every query returns data from a real Prometheus scraping the bridge', async (t) => {
@@ -202,7 +214,7 @@ t.test('the Prometheus dashboard: every query returns data from a real Prometheu
   const vars: Record<string, string[]> = {}
   vars.sensor = await variable('sensor', vars)
   vars.register = await variable('register', vars)
-  t.same(vars.sensor, ['cabin', 'garage', 'house'], 'every configured meter, from series the bridge exports from start-up (a dead one too)')
+  t.same(vars.sensor, ['attic', 'cabin', 'garage', 'house'], 'every configured meter, from series the bridge exports from start-up (a dead one too)')
   t.ok(vars.register.includes('Grid'))
   for (const panel of dash.panels) {
     t.ok(panel.fieldConfig.defaults.unit, `${panel.title}: unit set`)
@@ -217,6 +229,7 @@ t.test('the Prometheus dashboard: every query returns data from a real Prometheu
       }
       const result = await prom.waitFor(expr, 10_000).catch(() => [])
       t.ok(result.length > 0, `${panel.title}: returns data for ${expr}`)
+      if (panel.title === 'Meters up') t.equal(result.find((r) => r.metric.sensor === 'attic')?.value[1], '0', 'the dead meter shows as down')
     }
   }
 })
