@@ -18,6 +18,7 @@ export const HEALTH_METRICS = [
   'egauge_bridge_push_errors_total',
   'egauge_bridge_push_lag_seconds',
   'egauge_bridge_push_last_success_timestamp_seconds',
+  'egauge_bridge_meter_clock_offset_seconds',
   'egauge_bridge_receive_up',
   'egauge_bridge_receive_points_total',
   'egauge_bridge_receive_errors_total',

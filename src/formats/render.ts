@@ -39,6 +39,16 @@ export function lineProtocolOptions (sensor: SensorConfig, influx: Pick<InfluxCo
 }
 
 /**
+ * Which points in the database are the sensor's, for finding where it stopped: schema egauge
+ * tags each point with `sensor`; schema peper only with the sensor's configured tags, which
+ * must then be there to tell sensors apart (undefined when there are none).
+ */
+export function sensorSeries (sensor: SensorConfig, influx: Pick<InfluxConfig, 'schema' | 'measurement'>): { measurement: string, tags: Record<string, string> } | undefined {
+  if (influx.schema === 'egauge') return { measurement: influx.measurement, tags: { sensor: sensor.name } }
+  return Object.keys(sensor.tags).length === 0 ? undefined : { measurement: influx.measurement, tags: { ...sensor.tags } }
+}
+
+/**
  * A history's readings as a snapshot: one reading per row pair ('series') or one per register
  * averaged over the whole history ('average', for Prometheus).
  */

@@ -4,9 +4,11 @@
  * Sensors run with bounded concurrency, each isolated from the others. Sensors are read from the
  * live config at each cycle, so a SIGHUP reload applies to push too.
  */
-import { isPulled, type SensorConfig } from '../config/schema.js'
+import { setMaxListeners } from 'node:events'
+import { isPulled, type Config, type SensorConfig } from '../config/schema.js'
 import type { Live } from '../meters/pool.js'
 import { HEALTH_MEASUREMENT, HEALTH_METRICS, healthLines } from '../formats/health.js'
+import { sensorSeries } from '../formats/render.js'
 import { EGAUGE_ERROR_CODES, errorCode } from '../model/errors.js'
 import { WRITE_ERROR_CODES } from '../sinks/write-error.js'
 import type { Writer } from '../sinks/writer.js'
@@ -17,6 +19,9 @@ import { eachLimited } from '../util/limit.js'
 import { sleep } from '../util/sleep.js'
 import type { CheckpointStore } from './checkpoints.js'
 import { shardOf } from './shard.js'
+import type { MeterSource } from '../model/source.js'
+import { clockChange, clockOffset, describeOffset, planOffset } from './clock.js'
+import { heldSeconds } from './planner.js'
 import { pushRange, STATE_FILE, type SensorResult } from './sync.js'
 
 /** Why a sensor's push fails: reading the meter, or writing to the database. */
@@ -48,8 +53,13 @@ export class PushLoop {
   private readonly abort = new AbortController()
   private stopped = false
   private readonly active = new Set<Promise<SensorResult[]>>()
+  /** Per sensor, the meter clock offset last logged (or first measured). */
+  private readonly reportedOffsets = new Map<string, number>()
 
   constructor (opts: PushLoopOptions) {
+    // Every request in flight (meter and database, push.concurrency sensors at once) listens on
+    // the loop's signal until it ends: many at once is concurrency, not a leak.
+    setMaxListeners(0, this.abort.signal)
     this.opts = opts
     this.now = opts.now ?? Date.now
     opts.metrics.lagSource.current = () => this.lags()
@@ -127,17 +137,22 @@ export class PushLoop {
     for (const sensor of sensors) exportPushSensor(this.opts.metrics, sensor.name, PUSH_ERROR_REASONS)
     const results = await eachLimited(sensors, push.concurrency, async (sensor) => {
       const source = pool.source(sensor.name)!
-      const result = await pushRange(sensor, source, { key: sensor.name, from: to - push.intervalMs / 1000, to, step: push.stepSeconds }, {
+      // A meter whose clock is off is planned in its own time: its rows carry its time.
+      const offset = await this.meterClock(sensor.name, source)
+      const skew = planOffset(offset)
+      const sensorTo = skew === 0 ? to : Math.floor((now + skew) / push.stepSeconds) * push.stepSeconds
+      await this.resume(sensor, source, now + skew, config)
+      const result = await pushRange(sensor, source, { key: sensor.name, from: sensorTo - push.intervalMs / 1000, to: sensorTo, step: push.stepSeconds }, {
         config,
         writer: this.opts.writer,
         store: this.opts.store,
         metrics: this.opts.metrics,
         log: this.opts.log,
-        now: this.now,
+        now: skew === 0 ? this.now : () => this.now() + skew * 1000,
         sleep: this.opts.sleep ?? sleep,
         ...(this.opts.retries === undefined ? {} : { retries: this.opts.retries })
       }, this.abort.signal)
-      this.record(sensor.name, result, now)
+      this.record(sensor.name, result, now, offset)
       return result
     })
     this.saveCheckpoints()
@@ -151,6 +166,59 @@ export class PushLoop {
     this.lastCycle = { at: startedAt, durationMs: Math.max(0, this.now() - startedAt), sensors: results.length, failed, points }
     this.opts.log.info({ sensors: results.length, failed, points }, 'push cycle done')
     return results
+  }
+
+  /**
+   * The meter's clock offset from its current values' time, exported and logged when it is a skew
+   * (README "Reliability"). Undefined when the meter does not answer: the history fetch that
+   * follows reports that failure.
+   */
+  private async meterClock (name: string, source: MeterSource): Promise<number | undefined> {
+    const sent = this.now()
+    let offset: number
+    try {
+      offset = clockOffset((await source.current(this.abort.signal)).data.time, sent, this.now())
+    } catch {
+      return undefined
+    }
+    this.opts.metrics.meterClockOffset.set({ sensor: name }, offset)
+    const change = clockChange(offset, this.reportedOffsets.get(name))
+    if (change === 'skewed') {
+      this.opts.log.warn({ sensor: name, offsetSeconds: offset }, `meter clock of ${name} is ${describeOffset(offset)} of the bridge's: push follows the meter's time (its rows carry it); set the meter's time (NTP) to fix it`)
+    } else if (change === 'recovered') {
+      this.opts.log.info({ sensor: name, offsetSeconds: offset }, `meter clock of ${name} is back in step with the bridge's`)
+    }
+    if (change !== undefined || !this.reportedOffsets.has(name)) this.reportedOffsets.set(name, offset)
+    return offset
+  }
+
+  /**
+   * A sensor without a checkpoint (a new machine, a container without its volume) resumes from
+   * the newest point the database holds for it, as far back as the meter keeps rows, so that the
+   * meter fills what it still holds instead of leaving a gap (README "Reliability"). Never throws:
+   * without an answer, the sensor starts with the last interval, as before.
+   */
+  private async resume (sensor: SensorConfig, source: MeterSource, now: number, config: Config): Promise<void> {
+    const { writer, store, log } = this.opts
+    if (store.get(sensor.name) !== undefined || writer.newest === undefined) return
+    const series = sensorSeries(sensor, config.influx)
+    if (series === undefined) {
+      log.info({ sensor: sensor.name }, `no checkpoint for ${sensor.name}; schema peper without tags cannot tell its points from other sensors': starting with the last interval`)
+      return
+    }
+    const since = now - heldSeconds(source.retention())
+    try {
+      await writer.prepare(this.abort.signal)
+      const newest = await writer.newest(series, since, this.abort.signal)
+      if (newest === undefined || newest > now) {
+        log.info({ sensor: sensor.name }, `no checkpoint for ${sensor.name} and no point of it in the database between ${new Date(since * 1000).toISOString()} and now: starting with the last interval`)
+        return
+      }
+      store.set(sensor.name, newest)
+      log.info({ sensor: sensor.name, checkpoint: newest }, `no checkpoint for ${sensor.name}: resuming from its newest point in the database, ${new Date(newest * 1000).toISOString()}`)
+    } catch (err) {
+      log.warn({ sensor: sensor.name, code: errorCode(err) }, `no checkpoint for ${sensor.name}, and the database could not say where it stopped (${(err as Error).message}): starting with the last interval`)
+    }
   }
 
   /**
@@ -181,7 +249,7 @@ export class PushLoop {
     }
   }
 
-  private record (name: string, result: SensorResult, now: number): void {
+  private record (name: string, result: SensorResult, now: number, clockOffsetSeconds: number | undefined): void {
     const { metrics } = this.opts
     const { book } = this.opts.live()
     const previous = book.status(name)?.push
@@ -193,7 +261,9 @@ export class PushLoop {
       lagSeconds: lag,
       lastSuccess: result.ok ? now : previous?.lastSuccess,
       lastError: result.error === undefined ? undefined : { ...result.error, at: now * 1000 },
-      lastPoints: result.points
+      lastPoints: result.points,
+      clockOffsetSeconds: clockOffsetSeconds ?? previous?.clockOffsetSeconds,
+      clockSkewed: clockOffsetSeconds === undefined ? previous?.clockSkewed : planOffset(clockOffsetSeconds) !== 0
     })
   }
 

@@ -61,3 +61,12 @@ export function planChunks (from: number, to: number, step: number, now: number,
   }
   return chunks
 }
+
+/**
+ * How far back the meter keeps rows at a resolution finer than its last, unbounded one (EG4xxx:
+ * a year of minute rows), in seconds: as far as resuming from the database reaches back.
+ */
+export function heldSeconds (retention: Retention = EG4XXX_RETENTION): number {
+  const bounded = retention.levels.map((l) => l.maxAge).filter(Number.isFinite)
+  return bounded.length === 0 ? 0 : Math.max(...bounded)
+}

@@ -144,7 +144,16 @@ function pushPanel (s: SensorStatus, info: BridgeInfo, now: number): string {
 <dt>Written up to</dt><dd>${when(push.checkpoint === undefined ? undefined : push.checkpoint * 1000, now)}</dd>
 <dt>Last success</dt><dd>${when(push.lastSuccess === undefined ? undefined : push.lastSuccess * 1000, now)}</dd>
 <dt>Last cycle</dt><dd>${push.lastPoints === undefined ? '—' : `${push.lastPoints} points`}</dd>
+<dt>Meter clock</dt><dd>${meterClock(push.clockOffsetSeconds, push.clockSkewed === true)}</dd>
 </dl></div>`
+}
+
+/** The meter's clock against the bridge's, as the last push cycle measured it. */
+function meterClock (offset: number | undefined, skewed: boolean): string {
+  if (offset === undefined) return '—'
+  const off = `${duration(Math.abs(offset))} ${offset < 0 ? 'behind' : 'ahead'}`
+  if (!skewed) return offset === 0 ? 'in step' : `in step (${off})`
+  return `<span class="bad">${off}: push follows the meter's time</span>`
 }
 
 function errorsPanel (s: SensorStatus, now: number): string {

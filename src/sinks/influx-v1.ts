@@ -4,7 +4,8 @@ import type { InfluxConfig } from '../config/schema.js'
 import { lazyRequire } from '../util/lazy.js'
 import { redactUrl } from '../util/redact.js'
 import { networkError, serverMessage, statusError, WriteError } from './write-error.js'
-import type { Writer } from './writer.js'
+import { newestFromAnswer, newestQueryPath } from './victoria.js'
+import type { SeriesKey, Writer } from './writer.js'
 
 const undici = lazyRequire<typeof import('undici')>('undici')
 
@@ -53,7 +54,31 @@ export class InfluxV1Writer implements Writer {
     }
   }
 
-  private async post (path: string, body: string | Buffer, contentType: string, signal: AbortSignal | undefined): Promise<void> {
+  /**
+   * The newest point of a series: InfluxQL first; when that finds nothing, the Prometheus query
+   * API, since VictoriaMetrics takes InfluxDB writes but answers InfluxQL with a stub (the
+   * series are `<measurement>_<field>` there, labelled with the tags). InfluxDB answers that
+   * second request 404: nothing.
+   */
+  async newest (series: SeriesKey, since: number, signal?: AbortSignal): Promise<number | undefined> {
+    const where = [...Object.entries(series.tags).map(([k, v]) => `${ident(k)} = '${v.replace(/['\\]/g, '\\$&')}'`), `time >= ${since}s`].join(' AND ')
+    // The retention policy push writes to is named in FROM (`rp` is a parameter of /write only).
+    const from = (this.config.retentionPolicy === '' ? '' : `${ident(this.config.retentionPolicy)}.`) + ident(series.measurement)
+    const params = new URLSearchParams({ db: this.config.database, epoch: 's', q: `SELECT * FROM ${from} WHERE ${where} ORDER BY time DESC LIMIT 1` })
+    const answer = JSON.parse(await this.post('/query', params.toString(), 'application/x-www-form-urlencoded', signal)) as { results?: Array<{ series?: Array<{ name: string, values?: unknown[][] }> }> }
+    const time = answer.results?.[0]?.series?.find((x) => x.name === series.measurement)?.values?.[0]?.[0]
+    if (typeof time === 'number') return time
+    let text: string
+    try {
+      text = await this.post(newestQueryPath(series, this.config.database, since, Math.floor(Date.now() / 1000)), '', 'application/x-www-form-urlencoded', signal)
+    } catch (err) {
+      if (err instanceof WriteError && err.code === 'INFLUX_NOT_FOUND') return undefined
+      throw err
+    }
+    return newestFromAnswer(text)
+  }
+
+  private async post (path: string, body: string | Buffer, contentType: string, signal: AbortSignal | undefined): Promise<string> {
     const headers: Record<string, string> = { 'content-type': contentType }
     const { username, password } = this.config
     // Credentials go in a header, never in the URL, which proxies and servers log.
@@ -71,7 +96,7 @@ export class InfluxV1Writer implements Writer {
     if (res.statusCode >= 200 && res.statusCode < 300) {
       // InfluxDB 1.x answers 200 with {"results":[{"error":…}]} when a /query statement fails.
       if (res.statusCode === 200 && text.includes('"error"')) throw new WriteError('INFLUX_REJECTED', `InfluxDB refused the query: ${serverMessage(text)}`, 200)
-      return
+      return text
     }
     const retryAfter = res.headers['retry-after']
     throw statusError(res.statusCode, serverMessage(text), Array.isArray(retryAfter) ? retryAfter[0] : retryAfter)
@@ -80,4 +105,9 @@ export class InfluxV1Writer implements Writer {
   async close (): Promise<void> {
     await this.pool?.close()
   }
+}
+
+/** An InfluxQL identifier in double quotes. */
+function ident (name: string): string {
+  return `"${name.replace(/["\\]/g, '\\$&')}"`
 }

@@ -6,8 +6,9 @@ import type { InfluxDB } from '@influxdata/influxdb-client'
 import type { InfluxConfig } from '../config/schema.js'
 import { lazyRequire } from '../util/lazy.js'
 import { redactUrl } from '../util/redact.js'
-import { networkError, serverMessage, statusError } from './write-error.js'
-import type { Writer } from './writer.js'
+import { newestFromAnswer, newestQueryPath } from './victoria.js'
+import { networkError, serverMessage, statusError, WriteError } from './write-error.js'
+import type { SeriesKey, Writer } from './writer.js'
 
 const influxClient = lazyRequire<typeof import('@influxdata/influxdb-client')>('@influxdata/influxdb-client')
 
@@ -46,5 +47,47 @@ export class InfluxV2Writer implements Writer {
     }
   }
 
+  /** The newest point of a series, by a Flux query of the bucket (InfluxDB 2.x and 3 with Flux). */
+  async newest (series: SeriesKey, since: number, signal?: AbortSignal): Promise<number | undefined> {
+    const filters = [`r._measurement == ${fluxString(series.measurement)}`, ...Object.entries(series.tags).map(([k, v]) => `r[${fluxString(k)}] == ${fluxString(v)}`)]
+    const flux = `from(bucket: ${fluxString(this.config.bucket)}) |> range(start: ${since}) |> filter(fn: (r) => ${filters.join(' and ')}) |> keep(columns: ["_time"]) |> group() |> max(column: "_time")`
+    let text: string
+    try {
+      text = await this.text(`/api/v2/query?${new URLSearchParams({ org: this.config.org }).toString()}`, JSON.stringify({ query: flux, type: 'flux', dialect: { header: true, annotations: [] } }), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/csv' },
+        ...(signal === undefined ? {} : { signal })
+      })
+    } catch (err) {
+      // VictoriaMetrics has no Flux: its Prometheus API says (README "Reliability").
+      if (!(err instanceof WriteError) || (err.code !== 'INFLUX_NOT_FOUND' && err.code !== 'INFLUX_REJECTED')) throw err
+      return newestFromAnswer(await this.text(newestQueryPath(series, this.config.bucket, since, Math.floor(Date.now() / 1000)), '', { method: 'POST' }))
+    }
+    // Annotated CSV without annotations: a header row with _time, then at most one row.
+    const rows = String(text).trim().split(/\r?\n/).map((line) => line.split(','))
+    const column = rows[0]?.indexOf('_time') ?? -1
+    const value = column < 0 ? undefined : rows[1]?.[column]
+    const ms = value === undefined ? Number.NaN : Date.parse(value)
+    return Number.isNaN(ms) ? undefined : Math.floor(ms / 1000)
+  }
+
+  /** One request through the client's transport; its errors as WriteError. */
+  private async text (path: string, body: string, options: { method: string, headers?: Record<string, string>, signal?: AbortSignal }): Promise<string> {
+    try {
+      // The client parses a JSON answer itself.
+      const answer: unknown = await this.connection().transport.request(path, body, options)
+      return typeof answer === 'string' ? answer : JSON.stringify(answer)
+    } catch (err) {
+      const { HttpError, RequestTimedOutError } = influxClient()
+      if (err instanceof HttpError) throw statusError(err.statusCode, serverMessage(err.body ?? ''), undefined)
+      throw networkError(err, err instanceof RequestTimedOutError)
+    }
+  }
+
   async close (): Promise<void> {}
+}
+
+/** A Flux string literal (`${` would interpolate: the dollar is escaped). */
+function fluxString (text: string): string {
+  return JSON.stringify(text).replace(/\$/g, '\\$')
 }

@@ -15,7 +15,18 @@ export interface Writer {
   prepare: (signal?: AbortSignal) => Promise<void>
   /** Writes line protocol (text, or its UTF-8 bytes) at second precision. Throws WriteError. */
   write: (lines: string | Buffer, signal?: AbortSignal) => Promise<void>
+  /**
+   * The time (unix s) of the newest point of a series at or after `since`, or undefined when the
+   * database holds none: where push resumes a sensor that has no checkpoint. Throws WriteError.
+   */
+  newest?: (series: SeriesKey, since: number, signal?: AbortSignal) => Promise<number | undefined>
   close: () => Promise<void>
+}
+
+/** A sensor's points in the database: their measurement and the tags that are the sensor's. */
+export interface SeriesKey {
+  measurement: string
+  tags: Record<string, string>
 }
 
 /** The writer for the configured database. Opens no connection until the first write. */
@@ -34,6 +45,7 @@ export function redactingWriter (writer: Writer, secrets: readonly string[]): Wr
     target: writer.target,
     prepare: async (signal) => { await redactingErrors(async () => { await writer.prepare(signal) }, WriteError, secrets) },
     write: async (lines, signal) => { await redactingErrors(async () => { await writer.write(lines, signal) }, WriteError, secrets) },
+    ...(writer.newest === undefined ? {} : { newest: async (series: SeriesKey, since: number, signal?: AbortSignal) => await redactingErrors(async () => await writer.newest!(series, since, signal), WriteError, secrets) }),
     close: async () => { await writer.close() }
   }
 }

@@ -21,6 +21,7 @@ export interface SelfMetrics {
    */
   lagSource: { current: (() => Array<{ sensor: string, lagSeconds: number }>) | undefined }
   pushLastSuccess: Gauge<'sensor'>
+  meterClockOffset: Gauge<'sensor'>
   pushSkippedTicks: Counter
   receivePoints: Counter<'sensor'>
   receiveRows: Counter<'sensor'>
@@ -89,6 +90,7 @@ export function createSelfMetrics (processMetrics = true): SelfMetrics {
       }
     }),
     pushLastSuccess: new Gauge({ name: 'egauge_bridge_push_last_success_timestamp_seconds', help: 'When the last push cycle for the sensor succeeded.', labelNames: ['sensor'], registers }),
+    meterClockOffset: new Gauge({ name: 'egauge_bridge_meter_clock_offset_seconds', help: 'The meter\'s clock minus the bridge\'s, measured at each push cycle; beyond 120 s push follows the meter\'s time.', labelNames: ['sensor'], registers }),
     pushSkippedTicks: new Counter({ name: 'egauge_bridge_push_skipped_ticks_total', help: 'Push ticks skipped because the previous cycle was still running.', registers }),
     receivePoints: new Counter({ name: 'egauge_bridge_receive_points_total', help: 'Points from meter pushes acknowledged by the database.', labelNames: ['sensor'], registers }),
     receiveRows: new Counter({ name: 'egauge_bridge_receive_rows_total', help: 'Rows in meter pushes the bridge acknowledged.', labelNames: ['sensor'], registers }),

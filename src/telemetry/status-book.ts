@@ -66,6 +66,10 @@ export interface PushStatus {
   lastError: ErrorStatus | undefined
   /** Points the last cycle wrote for this sensor. */
   lastPoints?: number | undefined
+  /** The meter's clock minus the bridge's, as last measured by a push cycle (push/clock.ts). */
+  clockOffsetSeconds?: number | undefined
+  /** True when that offset is beyond the threshold and push follows the meter's time. */
+  clockSkewed?: boolean | undefined
 }
 
 export interface SensorStatus {

@@ -34,7 +34,7 @@ t.teardown(async () => {
 })
 const stateDir = mkdtempSync(join(tmpdir(), 'push-'))
 
-interface Harness { bridge: TestBridge, loop: PushLoop, store: CheckpointStore, sleeps: number[], logs: string[], close: () => Promise<void> }
+interface Harness { bridge: TestBridge, loop: PushLoop, store: CheckpointStore, sleeps: number[], logs: string[], infos: string[], close: () => Promise<void> }
 
 function harness (raw: Record<string, unknown>, name: string): Harness {
   const bridge = testBridge({
@@ -43,12 +43,13 @@ function harness (raw: Record<string, unknown>, name: string): Harness {
     ...raw
   }, { push: true, now: clock })
   const logs: string[] = []
-  const log = { info: () => {}, warn: (_o: object, m: string) => { logs.push(m) }, error: (o: object, m: string) => { logs.push(`${JSON.stringify(o)} ${m}`) } }
+  const infos: string[] = []
+  const log = { info: (_o: object, m: string) => { infos.push(m) }, warn: (_o: object, m: string) => { logs.push(m) }, error: (o: object, m: string) => { logs.push(`${JSON.stringify(o)} ${m}`) } }
   const store = CheckpointStore.open(bridge.config.push.stateFile, (m) => logs.push(m))
   const writer = createWriter(bridge.config.influx)
   const sleeps: number[] = []
   const loop = new PushLoop({ live: () => bridge.live, writer, store, metrics: bridge.metrics, log, now: clock, sleep: async (ms) => { sleeps.push(ms) }, retries: 2 })
-  return { bridge, loop, store, sleeps, logs, close: async () => { await writer.close(); await bridge.close() } }
+  return { bridge, loop, store, sleeps, logs, infos, close: async () => { await writer.close(); await bridge.close() } }
 }
 
 const influxConfig = (db: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
@@ -299,5 +300,42 @@ t.test('backfill: 30 simulated days at minute resolution, resumed after an inter
     const rows = res!.series![0]!.values as Array<[number, number]>
     t.same(rows.map((r) => r[0]), range(from, to, 60), `${register}: every minute of 30 days`)
     t.ok(rows.every(([time, value]) => value === expected(sims.m1, register, time, 60)), `${register}: exact minute averages`)
+  }
+})
+
+t.test('the state file lost (a new machine, a container without its volume): push resumes from the newest point in the database, without a gap', async (t) => {
+  const vm = await startVictoria()
+  t.teardown(() => vm.stop())
+  const targets: Array<[string, Record<string, unknown>]> = [
+    ['InfluxDB 1.x', influxConfig('resume')],
+    ['VictoriaMetrics, InfluxDB 1.x API', { influx: { url: vm.url, database: 'resume1' } }],
+    ['VictoriaMetrics, InfluxDB 2.x API', { influx: { version: 2, url: vm.url, org: 'home', bucket: 'resume2', token: 'vm-ignores-it' } }]
+  ]
+  for (const [what, raw] of targets) {
+    nowMs = T0 * 1000
+    const first = harness(raw, `resume-first-${targets.findIndex((x) => x[0] === what)}`)
+    await first.loop.runCycle()
+    await cycles(first, 1)
+    const stoppedAt = nowMs / 1000
+    await first.close()
+    await fetch(`${vm.url}/internal/force_flush`)
+    // Another bridge, without the first one's state file, starts 30 minutes later.
+    nowMs += 1_800_000
+    const second = harness(raw, `resume-second-${targets.findIndex((x) => x[0] === what)}`)
+    t.teardown(() => second.close())
+    t.equal(second.store.get('m1'), undefined, `${what}: no checkpoint`)
+    await second.loop.runCycle()
+    const now = nowMs / 1000
+    t.ok(second.infos.includes(`no checkpoint for m1: resuming from its newest point in the database, ${new Date(stoppedAt * 1000).toISOString()}`), `${what}: said where it resumes`)
+    if (what === 'InfluxDB 1.x') {
+      await holdsExactly(t, { server: influx, name: 'resume' }, 'm1', range(T0 - 300, now), `${what}: the 30 minutes in between filled`)
+      await holdsExactly(t, { server: influx, name: 'resume' }, 'm2', range(T0 - 300, now), `${what}: the 30 minutes in between filled`)
+      continue
+    }
+    await fetch(`${vm.url}/internal/force_flush`)
+    // Writes through the v1 API are labelled with their database, through v2 with none.
+    const series = await vm.export(`{__name__="egauge_value",sensor="m1",db="${what.includes('2.x') ? '' : 'resume1'}"}`)
+    t.equal(series.length, 24, `${what}: every register`)
+    t.ok(series.every((x) => JSON.stringify(x.timestamps.map((ms) => ms / 1000)) === JSON.stringify(range(T0 - 300, now))), `${what}: every second from the first start to now, once`)
   }
 })

@@ -25,7 +25,7 @@ export function statusRoutes (app: FastifyInstance, opts: AppOptions): void {
         recentErrors: s.recentErrors.map((e) => ({ ...e, at: iso(e.at) })),
         push: s.push === undefined
           ? null
-          : { ...s.push, checkpoint: iso(unixSecondsToMs(s.push.checkpoint)), lastSuccess: iso(unixSecondsToMs(s.push.lastSuccess)), lagSeconds: s.push.lagSeconds ?? null, lastError: errorJson(s.push.lastError) },
+          : { ...s.push, checkpoint: iso(unixSecondsToMs(s.push.checkpoint)), lastSuccess: iso(unixSecondsToMs(s.push.lastSuccess)), lagSeconds: s.push.lagSeconds ?? null, clockOffsetSeconds: s.push.clockOffsetSeconds ?? null, clockSkewed: s.push.clockSkewed ?? false, lastError: errorJson(s.push.lastError) },
         url: s.url ?? null,
         receive: s.receive === undefined
           ? null

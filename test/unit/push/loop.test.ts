@@ -306,3 +306,109 @@ t.test('the bridge\'s health is best effort: a write that fails is logged, the c
   t.equal(result!.ok, true)
   t.same(warnings, [[{ code: 'INFLUX_REJECTED' }, 'the bridge\'s health (measurement egauge_bridge) not written this cycle: retention policy not found']])
 })
+
+t.test('a meter whose clock is 3 h ahead or behind: push writes its rows in its own time, says so once, exports the offset', async (t) => {
+  let bridgeNow = NOW
+  const skews = { ahead: 3 * 3600, behind: -3 * 3600, right: 30 }
+  const sims = Object.fromEntries(Object.entries(skews).map(([name, skew]) => [name, new Simulator({ seed: 1, clock: () => (bridgeNow + skew) * 1000 })]))
+  const sensors = []
+  for (const [name, sim] of Object.entries(sims)) sensors.push({ name, url: await sim.listen() })
+  const bridge = testBridge({ sensors, influx: { url: 'http://127.0.0.1:9', database: 'x' }, push: { interval: '5m' } })
+  t.teardown(async () => {
+    await bridge.close()
+    for (const sim of Object.values(sims)) await sim.close()
+  })
+  const times = new Map<string, number[]>()
+  const logs: Array<{ level: string, obj: { sensor?: string, offsetSeconds?: number }, msg: string }> = []
+  const loop = new PushLoop({
+    live: () => bridge.live,
+    writer: {
+      target: 'ok',
+      prepare: async () => {},
+      write: async (body) => {
+        for (const line of String(body).split('\n').filter((l) => l.startsWith('egauge,'))) {
+          const sensor = /sensor=(\w+)/.exec(line)![1]!
+          if (!times.has(sensor)) times.set(sensor, [])
+          times.get(sensor)!.push(Number(line.split(' ').at(-1)))
+        }
+      },
+      close: async () => {}
+    },
+    store: CheckpointStore.open(join(mkdtempSync(join(tmpdir(), 's-')), 's.json'), () => {}),
+    metrics: bridge.metrics,
+    log: {
+      info: (obj, msg) => { logs.push({ level: 'info', obj, msg }) },
+      warn: (obj, msg) => { logs.push({ level: 'warn', obj, msg }) },
+      error: (obj, msg) => { logs.push({ level: 'error', obj, msg }) }
+    },
+    now: () => bridgeNow * 1000
+  })
+  const results = await loop.runCycle()
+  t.same(results.map((r) => [r.sensor, r.ok, r.points]), [['ahead', true, 7200], ['behind', true, 7200], ['right', true, 7200]], 'every meter\'s interval is written, whatever its clock')
+  for (const [name, skew] of Object.entries(skews)) {
+    const own = Math.abs(skew) > 120 ? NOW + skew : NOW
+    t.equal(Math.max(...times.get(name)!), own, `${name}: the newest point is the meter's own newest row`)
+    t.equal(Math.min(...times.get(name)!), own - 299, `${name}: the whole interval before it`)
+  }
+  const skewLogs = logs.filter((l) => l.msg.includes('meter clock'))
+  t.same(skewLogs.map((l) => [l.level, l.obj.sensor, l.obj.offsetSeconds]), [['warn', 'ahead', 10_800], ['warn', 'behind', -10_800]], 'a warning naming the sensor and the offset, for the skewed meters only')
+  t.match(skewLogs[1]!.msg, /meter clock of behind is 3 h 0 min behind of the bridge's: push follows the meter's time/)
+  const metrics = await bridge.metrics.registry.metrics()
+  t.match(metrics, /egauge_bridge_meter_clock_offset_seconds\{sensor="ahead"\} 10800/)
+  t.match(metrics, /egauge_bridge_meter_clock_offset_seconds\{sensor="behind"\} -10800/)
+  t.match(metrics, /egauge_bridge_meter_clock_offset_seconds\{sensor="right"\} 30/)
+  t.same(bridge.live.book.status('behind')!.push, { ...bridge.live.book.status('behind')!.push, clockOffsetSeconds: -10_800, clockSkewed: true })
+  t.equal(bridge.live.book.status('right')!.push!.clockSkewed, false)
+  // The lag is the bridge's: a meter 3 h behind is 3 h late in the database, and it shows.
+  t.equal(bridge.live.book.status('behind')!.push!.lagSeconds, 10_800)
+
+  // The next cycle continues in the meter's time, without a second warning; a clock set right is noted.
+  bridgeNow += 300
+  skews.behind = 0
+  sims.behind!.clock = () => bridgeNow * 1000
+  times.clear()
+  const next = await loop.runCycle()
+  t.same(next.map((r) => r.ok), [true, true, true])
+  // Set right, the meter now holds 3 h newer than its checkpoint: push catches up from it (the
+  // last hour in seconds, the two before in minutes, as the meter keeps them), without a gap.
+  t.equal(Math.min(...times.get('behind')!), Math.ceil((NOW - 3 * 3600 + 1) / 60) * 60, 'from the first minute row after the checkpoint on')
+  t.equal(Math.max(...times.get('behind')!), bridgeNow, 'up to now')
+  t.equal(Math.max(...times.get('ahead')!), bridgeNow + 3 * 3600, 'the meter still ahead: its own time')
+  t.same(logs.filter((l) => l.msg.includes('meter clock')).slice(2).map((l) => [l.level, l.obj.sensor]), [['info', 'behind']], 'no second warning for the meter still ahead; the one set right is back in step')
+})
+
+t.test('no checkpoint: resumed from the database\'s newest point; what the database cannot say is logged, and the sensor starts as before', async (t) => {
+  const sim = new Simulator({ seed: 1, clock: () => NOW * 1000 })
+  const url = await sim.listen()
+  t.teardown(async () => { await sim.close() })
+  const run = async (raw: Record<string, unknown>, newest: (series: { measurement: string, tags: Record<string, string> }, since: number) => Promise<number | undefined>): Promise<{ results: Awaited<ReturnType<PushLoop['runCycle']>>, logs: string[], asked: Array<[string, Record<string, string>, number]> }> => {
+    const bridge = testBridge({ sensors: [{ name: 'a', url, tags: { site: 'x' } }, { name: 'b', url }], influx: { url: 'http://127.0.0.1:9', database: 'x', ...raw }, push: { interval: '5m' } })
+    t.teardown(() => bridge.close())
+    const logs: string[] = []
+    const asked: Array<[string, Record<string, string>, number]> = []
+    const loop = new PushLoop({
+      live: () => bridge.live,
+      writer: { target: 'ok', prepare: async () => {}, write: async () => {}, newest: async (series, since) => { asked.push([series.measurement, series.tags, since]); return await newest(series, since) }, close: async () => {} },
+      store: CheckpointStore.open(join(mkdtempSync(join(tmpdir(), 's-')), 's.json'), () => {}),
+      metrics: bridge.metrics,
+      log: { info: (_o, m) => { logs.push(m) }, warn: (_o, m) => { logs.push(m) }, error: () => {} },
+      now: () => NOW * 1000
+    })
+    return { results: await loop.runCycle(), logs, asked }
+  }
+  const found = await run({}, async (series) => series.tags.sensor === 'a' ? NOW - 600 : undefined)
+  t.same(found.asked, [['egauge', { sensor: 'a' }, NOW - 366 * 86_400], ['egauge', { sensor: 'b' }, NOW - 366 * 86_400]], 'schema egauge: the sensor tag, as far back as the meter keeps minute rows')
+  t.same(found.results.map((r) => r.points), [600 * 24, 300 * 24], 'a: the 10 minutes since its newest point; b: nothing there, the last interval')
+  t.ok(found.logs.includes(`no checkpoint for a: resuming from its newest point in the database, ${new Date((NOW - 600) * 1000).toISOString()}`))
+  t.ok(found.logs.includes('no checkpoint for b and no point of it in the database between 2022-11-13T22:13:20.000Z and now: starting with the last interval'))
+
+  const peper = await run({ schema: 'peper', measurement: 'measure' }, async () => NOW + 86_400)
+  t.same(peper.asked, [['measure', { site: 'x' }, NOW - 366 * 86_400]], 'schema peper: the configured tags; without any, the points cannot be told apart and are not asked for')
+  t.match(peper.logs.join('\n'), /no checkpoint for b; schema peper without tags cannot tell its points from other sensors': starting with the last interval/)
+  t.match(peper.logs.join('\n'), /no checkpoint for a and no point of it in the database between .* and now/, 'a point in the future is not a place to resume from')
+  t.same(peper.results.map((r) => r.points), [300 * 24, 300 * 24])
+
+  const down = await run({}, async () => { throw new Error('InfluxDB answered HTTP 500') })
+  t.match(down.logs.join('\n'), /no checkpoint for a, and the database could not say where it stopped \(InfluxDB answered HTTP 500\): starting with the last interval/)
+  t.same(down.results.map((r) => r.ok), [true, true])
+})

@@ -417,11 +417,11 @@ t.test('/api/sensors: the push state in the same time format, null where nothing
   // The lag is read when asked: now (12 s after the checkpoint) minus the checkpoint, whatever the cycle stored.
   const b = testBridge({ sensors: [{ name: 'a', url: urlA }, { name: 'b', url: urlB }] }, { now: () => 1_700_000_012_000 })
   t.teardown(() => b.close())
-  b.live.book.setPush('a', { checkpoint: 1_700_000_000, lagSeconds: 3, lastSuccess: 1_700_000_010, lastError: { code: 'INFLUX_UNAVAILABLE', message: 'busy', at: 1_700_000_005_000 } })
+  b.live.book.setPush('a', { checkpoint: 1_700_000_000, lagSeconds: 3, lastSuccess: 1_700_000_010, lastError: { code: 'INFLUX_UNAVAILABLE', message: 'busy', at: 1_700_000_005_000 }, clockOffsetSeconds: -10_800, clockSkewed: true })
   b.live.book.setPush('b', { checkpoint: undefined, lagSeconds: undefined, lastSuccess: undefined, lastError: undefined })
   const api = JSON.parse((await b.app.inject({ method: 'GET', url: '/api/sensors' })).body) as { sensors: Array<{ push: unknown, lastSuccess: unknown }> }
-  t.same(api.sensors[0]!.push, { checkpoint: '2023-11-14T22:13:20.000Z', lagSeconds: 12, lastSuccess: '2023-11-14T22:13:30.000Z', lastError: { code: 'INFLUX_UNAVAILABLE', message: 'busy', at: '2023-11-14T22:13:25.000Z' } })
-  t.same(api.sensors[1]!.push, { checkpoint: null, lagSeconds: null, lastSuccess: null, lastError: null })
+  t.same(api.sensors[0]!.push, { checkpoint: '2023-11-14T22:13:20.000Z', lagSeconds: 12, lastSuccess: '2023-11-14T22:13:30.000Z', lastError: { code: 'INFLUX_UNAVAILABLE', message: 'busy', at: '2023-11-14T22:13:25.000Z' }, clockOffsetSeconds: -10_800, clockSkewed: true })
+  t.same(api.sensors[1]!.push, { checkpoint: null, lagSeconds: null, lastSuccess: null, lastError: null, clockOffsetSeconds: null, clockSkewed: false })
   t.equal(api.sensors[1]!.lastSuccess, null, 'no fetch has succeeded')
 })
 

@@ -74,8 +74,8 @@ t.test('the page: demo banner, bridge facts, push cycle, a dead meter with its e
   const book = new StatusBook([{ name: 'up<1>', url: 'http://u:pw@meter-a/' }, { name: 'dead', url: 'http://meter-b/' }, { name: 'many', url: 'http://c' }], () => NOW)
   book.fetchSucceeded('up<1>', 42)
   for (let i = 0; i < 7; i++) book.fetchFailed('dead', i % 2 === 0 ? 'EGAUGE_UNREACHABLE' : 'EGAUGE_TIMEOUT', `failure ${i} <b>`)
-  book.setPush('dead', { checkpoint: NOW / 1000 - 900, lagSeconds: 900, lastSuccess: undefined, lastError: { code: 'INFLUX_UNAVAILABLE', message: 'database down', at: NOW }, lastPoints: 0 })
-  book.setPush('up<1>', { checkpoint: NOW / 1000 - 2, lagSeconds: 2, lastSuccess: NOW / 1000 - 2, lastError: undefined, lastPoints: 7200 })
+  book.setPush('dead', { checkpoint: NOW / 1000 - 900, lagSeconds: 900, lastSuccess: undefined, lastError: { code: 'INFLUX_UNAVAILABLE', message: 'database down', at: NOW }, lastPoints: 0, clockOffsetSeconds: -10_800, clockSkewed: true })
+  book.setPush('up<1>', { checkpoint: NOW / 1000 - 2, lagSeconds: 2, lastSuccess: NOW / 1000 - 2, lastError: undefined, lastPoints: 7200, clockOffsetSeconds: 3 })
   const reading = { sensor: 'up<1>', type: 'P', quantity: 'power', unit: 'W', time: NOW / 1000, total: 0, rawRate: 0 }
   const readings = [
     { ...reading, register: 'Grid', virtual: false, rate: 1500 },
@@ -106,6 +106,8 @@ t.test('the page: demo banner, bridge facts, push cycle, a dead meter with its e
   t.match(html, /2 more registers on <code>\/metrics<\/code>/, '12 of 14 registers shown')
   t.match(html, /<svg class="chart"/)
   t.match(html, /<dt>Last cycle<\/dt><dd>7200 points<\/dd>/)
+  t.match(html, /<dt>Meter clock<\/dt><dd>in step \(3s ahead\)<\/dd>/)
+  t.match(html, /<dt>Meter clock<\/dt><dd><span class="bad">3h behind: push follows the meter's time<\/span><\/dd>/, 'a skewed meter clock, on its card')
   t.match(html, /<dt>Backlog<\/dt><dd>600 rows beyond one interval<\/dd>/, '900 s behind at 1 s rows, one 300 s interval being normal')
   t.match(html, /meter unreachable \(ECONNREFUSED\)/)
   t.match(html, /<span class="code">EGAUGE_UNREACHABLE<\/span> ×4 · <span class="code">EGAUGE_TIMEOUT<\/span> ×3 · <span class="code">INFLUX_UNAVAILABLE<\/span> ×1/)

@@ -115,3 +115,48 @@ t.test('a database that echoes the credentials into its error body: never in the
     t.ok(err.message.length <= 401, `capped (${err.message.length})`)
   }
 })
+
+t.test('newest point of a series: v2 by Flux (an InfluxDB 2 cannot run here: a fake speaks its query API)', async (t) => {
+  const bodies: Array<{ url: string, body: { query: string } }> = []
+  let answer: (res: ServerResponse) => void = (res) => res.writeHead(200, { 'content-type': 'text/csv' }).end('result,table,_time\r\n,0,2023-11-14T22:13:20Z\r\n')
+  const url = await fakeDatabase(t, (req, res) => {
+    let body = ''
+    req.on('data', (c: Buffer) => { body += c.toString() })
+    req.on('end', () => {
+      bodies.push({ url: req.url!, body: req.url!.startsWith('/api/v2/query') ? JSON.parse(body) as { query: string } : { query: '' } })
+      answer(res)
+    })
+  })
+  const w = writer(t, { version: 2, url, org: 'home', bucket: 'en"ergy', token: 'tok' })
+  t.equal(await w.newest!({ measurement: 'egauge', tags: { sensor: 'a${x}"b' } }, 1_699_000_000), 1_700_000_000)
+  t.equal(bodies[0]!.url, '/api/v2/query?org=home')
+  t.equal(bodies[0]!.body.query, 'from(bucket: "en\\"ergy") |> range(start: 1699000000) |> filter(fn: (r) => r._measurement == "egauge" and r["sensor"] == "a\\${x}\\"b") |> keep(columns: ["_time"]) |> group() |> max(column: "_time")', 'quoted for Flux, interpolation included')
+  answer = (res) => res.writeHead(200, { 'content-type': 'text/csv' }).end('result,table,_time\r\n')
+  t.equal(await w.newest!({ measurement: 'egauge', tags: { sensor: 'a' } }, 1), undefined, 'no row: none')
+  answer = (res) => res.writeHead(401, { 'content-type': 'application/json' }).end('{"message":"unauthorized access"}')
+  t.equal((await failure(w.newest!({ measurement: 'egauge', tags: { sensor: 'a' } }, 1))).code, 'INFLUX_AUTH', 'other errors are errors')
+  // No Flux (VictoriaMetrics): its Prometheus query API.
+  answer = (res) => {
+    const last = bodies.at(-1)!.url
+    if (last.startsWith('/api/v2/query')) res.writeHead(400, { 'content-type': 'application/json' }).end('{"message":"unsupported path"}')
+    else res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1796300839,"1700000123"]}]}}')
+  }
+  t.equal(await w.newest!({ measurement: 'e.g', tags: { sensor: 'a"b' } }, Math.floor(Date.now() / 1000) - 3600), 1_700_000_123)
+  const query = new URLSearchParams(bodies.at(-1)!.url.split('?')[1]).get('query')
+  t.equal(query, 'max(tlast_over_time({__name__=~"e\\\\.g_.+",db=~"|en\\"ergy",sensor="a\\"b"}[3600s]))', 'the series as VictoriaMetrics names it')
+})
+
+t.test('newest point of a series: v1 reads the retention policy it writes to', async (t) => {
+  const queries: string[] = []
+  const url = await fakeDatabase(t, (req, res) => {
+    let body = ''
+    req.on('data', (c: Buffer) => { body += c.toString() })
+    req.on('end', () => {
+      queries.push(new URLSearchParams(body).get('q') ?? req.url!)
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"results":[{"statement_id":0,"series":[{"name":"egauge","columns":["time","value"],"values":[[1700000000,1]]}]}]}')
+    })
+  })
+  const w = writer(t, { url, database: 'energy', retention_policy: 'one_year' })
+  t.equal(await w.newest!({ measurement: 'egauge', tags: { sensor: "o'brien" } }, 1_699_000_000), 1_700_000_000)
+  t.same(queries, ['SELECT * FROM "one_year"."egauge" WHERE "sensor" = \'o\\\'brien\' AND time >= 1699000000s ORDER BY time DESC LIMIT 1'])
+})
