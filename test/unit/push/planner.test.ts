@@ -1,6 +1,6 @@
 import t from 'tap'
 import { MAX_ROWS } from '../../../src/meters/query.js'
-import { planChunks } from '../../../src/push/planner.js'
+import { heldSeconds, planChunks } from '../../../src/push/planner.js'
 
 const NOW = 1_700_000_000
 
@@ -29,4 +29,10 @@ t.test('planner: chunks cover (from, to] exactly, at the finest resolution the m
     })
     t.equal(chunks[chunks.length - 1]!.until, Math.floor(to / chunks[chunks.length - 1]!.step) * chunks[chunks.length - 1]!.step)
   }
+})
+
+t.test('how far back the meter keeps rows finer than its last resolution', async (t) => {
+  t.equal(heldSeconds(), 366 * 86_400, 'EG4xxx: a year of minute rows')
+  t.equal(heldSeconds({ levels: [{ step: 1, maxAge: 3600 }] }), 3600)
+  t.equal(heldSeconds({ levels: [{ step: 900, maxAge: Number.POSITIVE_INFINITY }] }), 0, 'only an unbounded level: nothing to resume from')
 })

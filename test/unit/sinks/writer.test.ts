@@ -160,3 +160,16 @@ t.test('newest point of a series: v1 reads the retention policy it writes to', a
   t.equal(await w.newest!({ measurement: 'egauge', tags: { sensor: "o'brien" } }, 1_699_000_000), 1_700_000_000)
   t.same(queries, ['SELECT * FROM "one_year"."egauge" WHERE "sensor" = \'o\\\'brien\' AND time >= 1699000000s ORDER BY time DESC LIMIT 1'])
 })
+
+t.test('newest point: errors of the second request are errors; a writer without the query has none', async (t) => {
+  const url = await fakeDatabase(t, (req, res) => {
+    if (req.url!.startsWith('/query')) res.writeHead(200, { 'content-type': 'application/json' }).end('{"results":[{"statement_id":0}]}')
+    else res.writeHead(503, { 'content-type': 'text/plain' }).end('overloaded')
+  })
+  const v1 = writer(t, { url, database: 'energy' })
+  t.equal((await failure(v1.newest!({ measurement: 'egauge', tags: { sensor: 'a' } }, 1))).code, 'INFLUX_UNAVAILABLE', 'InfluxQL found nothing, the Prometheus API failed')
+  const down = writer(t, { version: 2, url: `http://127.0.0.1:${await freePort()}`, bucket: 'b' })
+  t.equal((await failure(down.newest!({ measurement: 'egauge', tags: { sensor: 'a' } }, 1))).code, 'INFLUX_UNREACHABLE')
+  const { redactingWriter } = await import('../../../src/sinks/writer.js')
+  t.equal(redactingWriter({ target: 'x', prepare: async () => {}, write: async () => {}, close: async () => {} }, []).newest, undefined)
+})
