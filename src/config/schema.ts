@@ -25,6 +25,9 @@ export interface SensorConfig {
   tlsLegacy: boolean
   timeoutMs: number
   maxResponseBytes: number
+  /** What one answer may hold (README "Reliability"): registers, and characters in a name. */
+  maxRegisters: number
+  maxRegisterName: number
   tags: Record<string, string>
   registers: string[] | undefined
   /** Legacy Peper schema only: register → unit from `Registre`. */
@@ -100,7 +103,7 @@ export function registerFilter (sensor: SensorConfig): RegisterFilter {
 /** Every default, in one place. The README's configuration table is written from this. */
 export const DEFAULTS = {
   server: { listen: '0.0.0.0:9430', cache_ttl: '1s' },
-  sensor: { api: 'xml', timeout: '10s', tls_insecure: false, tls_legacy: false, max_response_size: '32MiB' },
+  sensor: { api: 'xml', timeout: '10s', tls_insecure: false, tls_legacy: false, max_response_size: '32MiB', max_registers: 512, max_register_name: 256 },
   receive: { interval: '60s' },
   influx: {
     version: 1,
@@ -158,7 +161,7 @@ export function validateConfig (raw: unknown): Config {
   }
 }
 
-const SENSOR_KEYS = ['name', 'url', 'api', 'username', 'password', 'tls_insecure', 'tls_legacy', 'timeout', 'max_response_size', 'tags', 'registers', 'register_units', 'receive']
+const SENSOR_KEYS = ['name', 'url', 'api', 'username', 'password', 'tls_insecure', 'tls_legacy', 'timeout', 'max_response_size', 'max_registers', 'max_register_name', 'tags', 'registers', 'register_units', 'receive']
 const INFLUX_KEYS = ['version', 'url', 'database', 'retention_policy', 'username', 'password', 'org', 'bucket', 'token', 'measurement', 'schema', 'create_database', 'timeout', 'batch_size']
 
 function sensor (raw: Raw, path: string): SensorConfig {
@@ -194,6 +197,8 @@ function sensor (raw: Raw, path: string): SensorConfig {
     tlsLegacy: boolean(raw.tls_legacy ?? DEFAULTS.sensor.tls_legacy, `${path}.tls_legacy`),
     timeoutMs: duration(raw.timeout ?? DEFAULTS.sensor.timeout, `${path}.timeout`, 100),
     maxResponseBytes: size(raw.max_response_size ?? DEFAULTS.sensor.max_response_size, `${path}.max_response_size`),
+    maxRegisters: integer(raw.max_registers ?? DEFAULTS.sensor.max_registers, `${path}.max_registers`, 1, 100_000),
+    maxRegisterName: integer(raw.max_register_name ?? DEFAULTS.sensor.max_register_name, `${path}.max_register_name`, 1, 65_536),
     tags,
     registers,
     registerUnits: raw.register_units === undefined ? undefined : stringMap(raw.register_units, `${path}.register_units`),

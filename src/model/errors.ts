@@ -36,6 +36,28 @@ export class ParseError extends Error {
   }
 }
 
+/** An answer that is well formed but holds more than the sensor allows (README "Reliability"). */
+export class LimitError extends Error {
+  readonly code = 'EGAUGE_TOO_LARGE'
+  constructor (message: string) {
+    super(message)
+    this.name = 'LimitError'
+  }
+}
+
+/** What one answer may hold; the sensor's `max_registers` and `max_register_name`. */
+export interface AnswerLimits {
+  maxRegisters: number
+  maxRegisterName: number
+}
+
+/** Throws LimitError for the register count and name length of an answer being read. Pure. */
+export function checkRegister (limits: AnswerLimits | undefined, count: number, name: string): void {
+  if (limits === undefined) return
+  if (count > limits.maxRegisters) throw new LimitError(`more than ${limits.maxRegisters} registers in one answer (max_registers)`)
+  if (name.length > limits.maxRegisterName) throw new LimitError(`a register name of ${name.length} characters, more than ${limits.maxRegisterName} (max_register_name)`)
+}
+
 /** The `code` of a Node.js system error (ENOENT, EACCES…), for messages that must not leak more. */
 export function errorCode (err: unknown): string {
   return (err as { code?: unknown }).code?.toString() ?? 'error'

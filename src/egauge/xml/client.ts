@@ -3,7 +3,7 @@
  * history, parsed into the model. HTTP is the shared transport's; parsing is parse.ts's.
  */
 import { registerFilter, type PulledSensor } from '../../config/schema.js'
-import { EgaugeError, ParseError } from '../../model/errors.js'
+import { EgaugeError, LimitError, ParseError } from '../../model/errors.js'
 import type { History, HistoryQuery, RegisterFilter, Retention } from '../../model/history.js'
 import type { Snapshot } from '../../model/readings.js'
 import type { Fetched, MeterSource, SourceCounters } from '../../model/source.js'
@@ -38,12 +38,12 @@ export class XmlClient implements MeterSource {
 
   async current (signal?: AbortSignal): Promise<Fetched<Snapshot>> {
     const answer = await this.transport.fetch(INST_PATH, signal)
-    return { data: this.parse(() => parseInst(answer.text, this.sensor.name, this.filter)), fetchSeconds: answer.fetchSeconds }
+    return { data: this.parse(() => parseInst(answer.text, this.sensor.name, this.filter, this.sensor)), fetchSeconds: answer.fetchSeconds }
   }
 
   async history (query: HistoryQuery, signal?: AbortSignal): Promise<Fetched<History>> {
     const answer = await this.transport.fetch(showPath(query), signal)
-    return { data: this.parse(() => parseShow(answer.text)), fetchSeconds: answer.fetchSeconds }
+    return { data: this.parse(() => parseShow(answer.text, this.sensor)), fetchSeconds: answer.fetchSeconds }
   }
 
   retention (): Retention {
@@ -54,11 +54,12 @@ export class XmlClient implements MeterSource {
     await this.transport.close()
   }
 
-  /** Runs a parse, turning ParseError into EgaugeError EGAUGE_PARSE for this sensor. */
+  /** Runs a parse, turning ParseError into EgaugeError EGAUGE_PARSE for this sensor, LimitError into EGAUGE_TOO_LARGE. */
   private parse<T> (parse: () => T): T {
     try {
       return parse()
     } catch (err) {
+      if (err instanceof LimitError) throw new EgaugeError('EGAUGE_TOO_LARGE', this.sensor.name, `meter answer too large: ${err.message}`)
       /* c8 ignore next -- the parser throws only ParseError (a property test holds it to that) */
       if (!(err instanceof ParseError)) throw err
       throw new EgaugeError('EGAUGE_PARSE', this.sensor.name, `unreadable meter answer: ${err.message}`)

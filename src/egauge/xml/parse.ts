@@ -5,7 +5,7 @@
  * 64-bit values"). Values of up to 15 digits are exact doubles and are read as such; longer ones
  * are kept as BigInt, and only their small differences become numbers.
  */
-import { ParseError } from '../../model/errors.js'
+import { checkRegister, ParseError, type AnswerLimits } from '../../model/errors.js'
 import { EXACT_LIMIT, exactValue, exactValues, type Column, type History, type HistoryRow, type RegisterFilter } from '../../model/history.js'
 import type { Reading, Snapshot } from '../../model/readings.js'
 import { siRate, siTotal } from '../../model/register-type.js'
@@ -16,12 +16,13 @@ const FLOAT = /^\s*-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/
 const UNSIGNED = /^\s*(0x[0-9a-fA-F]{1,16}|\d{1,20})\s*$/
 
 /** Parses `/cgi-bin/egauge?inst&tot` into current readings; throws ParseError. */
-export function parseInst (xml: string, sensor: string, filter?: RegisterFilter): Snapshot {
+export function parseInst (xml: string, sensor: string, filter?: RegisterFilter, limits?: AnswerLimits): Snapshot {
   const scan = new XmlScanner(xml)
   const root = rootElement(scan, 'data')
   const serial = root.attrs.serial ?? ''
   let time: number | undefined
   const readings: Reading[] = []
+  let registers = 0
   for (;;) {
     const t = scan.next()
     if (t.kind === 'close') break
@@ -30,6 +31,7 @@ export function parseInst (xml: string, sensor: string, filter?: RegisterFilter)
     if (t.name === 'ts' && !t.selfClosing) {
       time = unsigned(scan.readText('ts'), '<ts>')
     } else if (t.name === 'r' && !t.selfClosing) {
+      checkRegister(limits, ++registers, t.attrs.n ?? '')
       const reading = instRegister(scan, t.attrs, sensor)
       if (reading !== undefined && (filter === undefined || filter.has(reading.register))) readings.push(reading)
     } else if (!t.selfClosing) {
@@ -81,7 +83,7 @@ function instRegister (scan: XmlScanner, attrs: Record<string, string>, sensor: 
  * with their own time_delta, names only in the first block, and delta encoding (`C`), which
  * continues across blocks. Throws ParseError.
  */
-export function parseShow (xml: string): History {
+export function parseShow (xml: string, limits?: AnswerLimits): History {
   const scan = new XmlScanner(xml)
   const root = rootElement(scan, 'group')
   const columns: Column[] = []
@@ -110,7 +112,9 @@ export function parseShow (xml: string): History {
       if (c.name === 'cname') {
         if (rows.length > 0) throw new ParseError('<cname> after data rows')
         const type = c.attrs.t ?? 'P'
-        columns.push({ name: scan.readText('cname'), type, kind: registerType(type), virtual: false })
+        const name = scan.readText('cname')
+        checkRegister(limits, columns.length + 1, name)
+        columns.push({ name, type, kind: registerType(type), virtual: false })
       } else if (c.name === 'r') {
         if (time === undefined || step === undefined) throw new ParseError('<data> with rows but without time_stamp and time_delta')
         // time_delta="0" would give every row the same time (and rates over 0 s); a delta beyond

@@ -116,6 +116,9 @@ t.test('a database that echoes the credentials into its error body: never in the
   }
 })
 
+/** A tag value with what Flux would interpolate inside a string. */
+const INTERPOLATION = 'a$' + '{x}"b'
+
 t.test('newest point of a series: v2 by Flux (an InfluxDB 2 cannot run here: a fake speaks its query API)', async (t) => {
   const bodies: Array<{ url: string, body: { query: string } }> = []
   let answer: (res: ServerResponse) => void = (res) => res.writeHead(200, { 'content-type': 'text/csv' }).end('result,table,_time\r\n,0,2023-11-14T22:13:20Z\r\n')
@@ -128,9 +131,9 @@ t.test('newest point of a series: v2 by Flux (an InfluxDB 2 cannot run here: a f
     })
   })
   const w = writer(t, { version: 2, url, org: 'home', bucket: 'en"ergy', token: 'tok' })
-  t.equal(await w.newest!({ measurement: 'egauge', tags: { sensor: 'a${x}"b' } }, 1_699_000_000), 1_700_000_000)
+  t.equal(await w.newest!({ measurement: 'egauge', tags: { sensor: INTERPOLATION } }, 1_699_000_000), 1_700_000_000)
   t.equal(bodies[0]!.url, '/api/v2/query?org=home')
-  t.equal(bodies[0]!.body.query, 'from(bucket: "en\\"ergy") |> range(start: 1699000000) |> filter(fn: (r) => r._measurement == "egauge" and r["sensor"] == "a\\${x}\\"b") |> keep(columns: ["_time"]) |> group() |> max(column: "_time")', 'quoted for Flux, interpolation included')
+  t.equal(bodies[0]!.body.query, 'from(bucket: "en\\"ergy") |> range(start: 1699000000) |> filter(fn: (r) => r._measurement == "egauge" and r["sensor"] == "a\\$' + '{x}\\"b") |> keep(columns: ["_time"]) |> group() |> max(column: "_time")', 'quoted for Flux, interpolation included')
   answer = (res) => res.writeHead(200, { 'content-type': 'text/csv' }).end('result,table,_time\r\n')
   t.equal(await w.newest!({ measurement: 'egauge', tags: { sensor: 'a' } }, 1), undefined, 'no row: none')
   answer = (res) => res.writeHead(401, { 'content-type': 'application/json' }).end('{"message":"unauthorized access"}')
