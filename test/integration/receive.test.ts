@@ -149,13 +149,19 @@ t.test('refusals: wrong credentials, unknown sensor, unreadable body, bomb, data
   t.equal(bombed.status, 413)
   t.ok(process.memoryUsage().rss - before < 200 * 2 ** 20, 'memory stays bounded (the output is capped at 32 MiB)')
 
+  // Well formed and small, but with a register name far beyond max_register_name (256).
+  const longName = body.replace(/<cname([^>]*)>[^<]*<\/cname>/, (_all, attrs: string) => `<cname${attrs}>${'x'.repeat(10_000)}</cname>`)
+  const named = await postChunked(`${base}/receive/sead`, longName, { auth: CREDS })
+  t.equal(named.status, 413)
+  t.equal(named.body, 'sensor sead: push too large: a register name of 10000 characters, more than 256 (max_register_name)\n')
+
   const [res] = await influx.query('SHOW MEASUREMENTS', 'refusals')
   t.equal(res!.series, undefined, 'nothing was written')
   const metrics = (await b.app.inject({ url: '/metrics' })).body
   t.match(metrics, /egauge_bridge_receive_errors_total\{sensor="sead",reason="RECEIVE_AUTH"\} 2/)
   t.match(metrics, /egauge_bridge_receive_errors_total\{sensor="other",reason="RECEIVE_AUTH"\} 1/)
   t.match(metrics, /egauge_bridge_receive_errors_total\{sensor="sead",reason="RECEIVE_BAD_BODY"\} 3/)
-  t.match(metrics, /egauge_bridge_receive_errors_total\{sensor="sead",reason="RECEIVE_TOO_LARGE"\} 1/)
+  t.match(metrics, /egauge_bridge_receive_errors_total\{sensor="sead",reason="RECEIVE_TOO_LARGE"\} 2/)
   t.notMatch(b.logs(), /push-secret-1|nope/, 'no password in the log')
 
   // The database stopped: 503 within influx.timeout, with Retry-After; the same body taken afterwards.
