@@ -58,6 +58,8 @@ t.test('every key of the modern format, with environment and file secrets', asyn
     tlsLegacy: false,
     timeoutMs: 5000,
     maxResponseBytes: 32 * 1024 * 1024,
+    maxRegisters: 512,
+    maxRegisterName: 256,
     tags: { site: 'paris-5' },
     registers: ['Grid', 'Solar'],
     registerUnits: undefined
@@ -65,6 +67,7 @@ t.test('every key of the modern format, with environment and file secrets', asyn
   t.equal(b!.tlsLegacy, true)
   t.equal(b!.timeoutMs, 20_000, 'a sensor key overrides defaults')
   t.equal(b!.maxResponseBytes, 8 * 1024 * 1024)
+  t.same([b!.maxRegisters, b!.maxRegisterName], [64, 40])
   t.equal(config.influx.token, 'the-influx-token', 'token_file read, trailing newline trimmed')
   t.equal(config.influx.version, 2)
   t.equal(config.influx.batchSize, 2000)
