@@ -78,7 +78,9 @@ export function historyText (history: History, sensor: SensorConfig, opts: LineP
 
 /**
  * The push path's historyText(): bytes in batches of at most `batchSize` lines, for the points in
- * `range` when given. Returns the batches and the newest time written.
+ * `range` when given, made as they are taken. A consumer that writes each batch before taking the
+ * next holds one batch of line protocol at a time, however long the history (README
+ * "Reliability"); `lines` and `newest` are the lines made and the newest time written so far.
  */
 export function historyBatches (
   history: History,
@@ -86,15 +88,42 @@ export function historyBatches (
   opts: LineProtocolOptions,
   batchSize: number,
   range?: TimeRange
-): { batches: Batch[], newest: number } {
-  const writer = new LineWriter(opts, expectedBytes(history, batchSize))
-  const batches: Batch[] = []
-  forEachRate(history, registerFilter(sensor), (column, time, units, seconds, cumulative) => {
-    writer.addRate(sensor.name, column, time, units, seconds, cumulative)
-    if (writer.lines >= batchSize) batches.push({ lines: writer.lines, body: writer.takeBytes() })
-  }, range)
-  if (writer.lines > 0) batches.push({ lines: writer.lines, body: writer.takeBytes() })
-  return { batches, newest: writer.newest }
+): BatchStream {
+  return new BatchStream(history, sensor, opts, batchSize, range)
+}
+
+export class BatchStream implements Iterable<Batch> {
+  lines = 0
+  newest = Number.NEGATIVE_INFINITY
+  constructor (
+    private readonly history: History,
+    private readonly sensor: SensorConfig,
+    private readonly opts: LineProtocolOptions,
+    private readonly batchSize: number,
+    private readonly range: TimeRange | undefined
+  ) {}
+
+  * [Symbol.iterator] (): Iterator<Batch> {
+    const { history, sensor, batchSize } = this
+    const writer = new LineWriter(this.opts, expectedBytes(history, batchSize))
+    const filter = registerFilter(sensor)
+    // Row pairs per slice: about one batch of lines, so at most two batches wait at a time.
+    const perSlice = Math.max(1, Math.floor(batchSize / Math.max(1, history.columns.length)))
+    const ready: Batch[] = []
+    const take = (): Batch => {
+      this.lines += writer.lines
+      return { lines: writer.lines, body: writer.takeBytes() }
+    }
+    for (let start = 0; start + 1 < history.rows.length; start += perSlice) {
+      forEachRate(history, filter, (column, time, units, seconds, cumulative) => {
+        writer.addRate(sensor.name, column, time, units, seconds, cumulative)
+        if (writer.lines >= batchSize) ready.push(take())
+      }, this.range, { start, end: start + perSlice })
+      this.newest = writer.newest
+      while (ready.length > 0) yield ready.shift()!
+    }
+    if (writer.lines > 0) yield take()
+  }
 }
 
 /** A line is 100–130 bytes with the usual tags; an estimate only sizes the first buffer. */

@@ -25,12 +25,14 @@ export interface TimeRange {
 
 /**
  * Visits the average rate of every kept register between consecutive rows, newest rows first,
- * columns in order. With `range`, only times in (after, until].
+ * columns in order. With `range`, only times in (after, until]; with `pairs`, only the row pairs
+ * (i, i+1) for i in [start, end), so a caller can convert a long history a slice at a time.
  */
-export function forEachRate (history: History, filter: RegisterFilter, visit: RateVisitor, range?: TimeRange): void {
+export function forEachRate (history: History, filter: RegisterFilter, visit: RateVisitor, range?: TimeRange, pairs?: { start: number, end: number }): void {
   const rows = history.rows
   const keep = keptColumns(history.columns, filter)
-  for (let i = 0; i + 1 < rows.length; i++) {
+  const end = Math.min(rows.length - 1, pairs?.end ?? Number.POSITIVE_INFINITY)
+  for (let i = pairs?.start ?? 0; i < end; i++) {
     const time = rows[i]!.time
     if (range !== undefined && (time <= range.after || time > range.until)) continue
     ratesBetween(keep, rows[i]!, rows[i + 1]!, visit)

@@ -88,9 +88,11 @@ export async function pushRange (
     for (const chunk of planChunks(checkpoint ?? range.from, range.to, range.step, nowSeconds, source.retention())) {
       signal?.throwIfAborted()
       const { data: history } = await source.history({ step: chunk.step, rows: chunk.rows, newest: chunk.newest, oldest: chunk.oldest }, signal)
-      const { batches, newest } = historyBatches(history, sensor, format, deps.config.influx.batchSize, chunk)
-      if (batches.length === 0) continue
+      // Made batch by batch as delivered: one batch of line protocol in memory at a time.
+      const batches = historyBatches(history, sensor, format, deps.config.influx.batchSize, chunk)
       points += await deliver(name, batches, deps, signal)
+      if (batches.lines === 0) continue
+      const newest = batches.newest
       // Every batch of the chunk is acknowledged (or refused for good): now, and only now, move on.
       checkpoint = newest
       deps.store.set(range.key, newest)

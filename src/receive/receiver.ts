@@ -109,7 +109,7 @@ export class Receiver {
     }
     const { history: clean, dropped } = dropBoundaryArtefacts(stitched.history)
     if (dropped.length > 0) log.warn({ sensor: name, dropped }, `push: ${dropped.length} row(s) at a change of resolution dropped as artefacts (a counter turning back for one row); the energy is kept`)
-    const { batches } = historyBatches(clean, sensor, lineProtocolOptions(sensor, influx, 's'), influx.batchSize)
+    const batches = historyBatches(clean, sensor, lineProtocolOptions(sensor, influx, 's'), influx.batchSize)
     let points: number
     try {
       await this.opts.writer.prepare(signal)

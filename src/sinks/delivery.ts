@@ -23,7 +23,7 @@ export interface DeliveryDeps {
 }
 
 /** Writes the batches in order; returns the lines the database accepted. Throws WriteError (not `rejected`). */
-export async function deliver (sensor: string, batches: Batch[], deps: DeliveryDeps, signal?: AbortSignal): Promise<number> {
+export async function deliver (sensor: string, batches: Iterable<Batch>, deps: DeliveryDeps, signal?: AbortSignal): Promise<number> {
   let written = 0
   const receiving = deps.way === 'receive'
   const points = receiving ? deps.metrics.receivePoints : deps.metrics.pushPoints

@@ -64,10 +64,9 @@ export class InfluxV2Writer implements Writer {
       return newestFromAnswer(await this.text(newestQueryPath(series, this.config.bucket, since, Math.floor(Date.now() / 1000)), '', { method: 'POST' }))
     }
     // Annotated CSV without annotations: a header row with _time, then at most one row.
-    const rows = String(text).trim().split(/\r?\n/).map((line) => line.split(','))
-    const column = rows[0]?.indexOf('_time') ?? -1
-    const value = column < 0 ? undefined : rows[1]?.[column]
-    const ms = value === undefined ? Number.NaN : Date.parse(value)
+    const [header = '', first] = text.trim().split(/\r?\n/)
+    const column = header.split(',').indexOf('_time')
+    const ms = column < 0 || first === undefined ? Number.NaN : Date.parse(first.split(',')[column]!)
     return Number.isNaN(ms) ? undefined : Math.floor(ms / 1000)
   }
 

@@ -412,3 +412,27 @@ t.test('no checkpoint: resumed from the database\'s newest point; what the datab
   t.match(down.logs.join('\n'), /no checkpoint for a, and the database could not say where it stopped \(InfluxDB answered HTTP 500\): starting with the last interval/)
   t.same(down.results.map((r) => r.ok), [true, true])
 })
+
+t.test('the health write: nothing to write for an empty shard; a failure without a code is still logged', async (t) => {
+  const sim = new Simulator({ seed: 1, clock: () => NOW * 1000 })
+  const url = await sim.listen()
+  const bridge = testBridge({ sensors: [{ name: 'a', url }, { name: 'b', url }], influx: { url: 'http://127.0.0.1:9', database: 'x' } })
+  t.teardown(async () => { await bridge.close(); await sim.close() })
+  const writes: string[] = []
+  const warnings: Array<[unknown, string]> = []
+  const make = (shard: { index: number, count: number } | undefined, fail: boolean): PushLoop => new PushLoop({
+    live: () => bridge.live,
+    writer: { target: 'x', prepare: async () => {}, write: async (body) => { if (fail && String(body).startsWith('egauge_bridge')) throw new Error('disk full'); writes.push(String(body)) }, close: async () => {} },
+    store: CheckpointStore.open(join(mkdtempSync(join(tmpdir(), 's-')), 's.json'), () => {}),
+    metrics: bridge.metrics,
+    log: { info: () => {}, warn: (o, m) => { warnings.push([o, m]) }, error: () => {} },
+    now: () => NOW * 1000,
+    shard
+  })
+  // Both names hash to one shard of 2 or they split; a shard of 1 000 000 is empty for both.
+  const empty = make({ index: 1_000_000, count: 1_000_000 }, false)
+  t.same(await empty.runCycle(), [], 'no sensor in this shard')
+  t.equal(writes.length, 0, 'and no health line')
+  await make(undefined, true).runCycle()
+  t.same(warnings.filter(([, m]) => m.includes('health')).map(([o]) => o), [{ code: 'error' }], 'an error without a code is logged as "error"')
+})

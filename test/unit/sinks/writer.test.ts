@@ -176,3 +176,21 @@ t.test('newest point: errors of the second request are errors; a writer without 
   const { redactingWriter } = await import('../../../src/sinks/writer.js')
   t.equal(redactingWriter({ target: 'x', prepare: async () => {}, write: async () => {}, close: async () => {} }, []).newest, undefined)
 })
+
+t.test('newest point, the edges: a signal passed on, an answer without _time, an empty error body, a user without a password', async (t) => {
+  let answer: (res: ServerResponse) => void = (res) => res.writeHead(200, { 'content-type': 'text/csv' }).end('result,table,value\r\n,0,1\r\n')
+  const auth: string[] = []
+  const url = await fakeDatabase(t, (req, res) => {
+    auth.push(req.headers.authorization ?? '-')
+    req.resume()
+    req.on('end', () => answer(res))
+  })
+  const v2 = writer(t, { version: 2, url, org: 'home', bucket: 'b', token: 'tok' })
+  t.equal(await v2.newest!({ measurement: 'egauge', tags: {} }, 1, new AbortController().signal), undefined, 'no _time column: none')
+  answer = (res) => res.writeHead(503).end()
+  const e = await failure(v2.newest!({ measurement: 'egauge', tags: {} }, 1))
+  t.same([e.code, e.message], ['INFLUX_UNAVAILABLE', 'InfluxDB answered HTTP 503'])
+  answer = (res) => res.writeHead(204).end()
+  await writer(t, { url, database: 'd', username: 'reader' }).write('m v=1 1\n')
+  t.equal(auth.at(-1), 'Basic ' + Buffer.from('reader:').toString('base64'), 'a user without a password sends an empty one')
+})
