@@ -10,8 +10,13 @@ const worker = new URL('./workers.js', import.meta.url).pathname
 /** Starts a worker and resolves with the first line it prints. */
 export async function startWorker (args: string[]): Promise<{ child: ChildProcess, line: string }> {
   const child = spawn(process.execPath, [worker, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const [data] = await once(child.stdout!, 'data') as [Buffer]
-  return { child, line: data.toString().trim() }
+  // The first line, however many chunks it arrives in (5000 meters' URLs are over 64 kB).
+  let text = ''
+  while (!text.includes('\n')) {
+    const [data] = await once(child.stdout!, 'data') as [Buffer]
+    text += data.toString()
+  }
+  return { child, line: text.slice(0, text.indexOf('\n')).trim() }
 }
 
 export async function stop (child: ChildProcess): Promise<void> {
