@@ -17,9 +17,14 @@ export function clockOffset (meterTime: number, sentMs: number, receivedMs: numb
   return Math.round(meterTime - (sentMs + receivedMs) / 2000)
 }
 
+/** Whether an offset is a wrong clock rather than delay and rounding. */
+export function isSkewed (offset: number): boolean {
+  return Math.abs(offset) > CLOCK_SKEW_SECONDS
+}
+
 /** The offset push applies to the sensor's plan: the measured one when it is a skew, else none. */
 export function planOffset (offset: number | undefined): number {
-  return offset !== undefined && Math.abs(offset) > CLOCK_SKEW_SECONDS ? offset : 0
+  return offset !== undefined && isSkewed(offset) ? offset : 0
 }
 
 /**
@@ -28,9 +33,8 @@ export function planOffset (offset: number | undefined): number {
  * nothing (a skewed meter is not logged every cycle). Pure.
  */
 export function clockChange (offset: number, reported: number | undefined): 'skewed' | 'recovered' | undefined {
-  const skewed = Math.abs(offset) > CLOCK_SKEW_SECONDS
-  const wasSkewed = reported !== undefined && Math.abs(reported) > CLOCK_SKEW_SECONDS
-  if (skewed) return !wasSkewed || Math.abs(offset - reported) > CLOCK_SKEW_SECONDS ? 'skewed' : undefined
+  const wasSkewed = reported !== undefined && isSkewed(reported)
+  if (isSkewed(offset)) return !wasSkewed || Math.abs(offset - reported) > CLOCK_SKEW_SECONDS ? 'skewed' : undefined
   return wasSkewed ? 'recovered' : undefined
 }
 

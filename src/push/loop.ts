@@ -20,7 +20,7 @@ import { sleep } from '../util/sleep.js'
 import type { CheckpointStore } from './checkpoints.js'
 import { shardOf } from './shard.js'
 import type { MeterSource } from '../model/source.js'
-import { clockChange, clockOffset, describeOffset, planOffset } from './clock.js'
+import { clockChange, clockOffset, describeOffset, isSkewed, planOffset } from './clock.js'
 import { heldSeconds } from './planner.js'
 import { pushRange, STATE_FILE, type SensorResult } from './sync.js'
 
@@ -132,7 +132,6 @@ export class PushLoop {
     const { push } = config
     const startedAt = this.now()
     const now = Math.floor(startedAt / 1000)
-    const to = Math.floor(now / push.stepSeconds) * push.stepSeconds
     const sensors = this.sensors()
     for (const sensor of sensors) exportPushSensor(this.opts.metrics, sensor.name, PUSH_ERROR_REASONS)
     const results = await eachLimited(sensors, push.concurrency, async (sensor) => {
@@ -140,7 +139,7 @@ export class PushLoop {
       // A meter whose clock is off is planned in its own time: its rows carry its time.
       const offset = await this.meterClock(sensor.name, source)
       const skew = planOffset(offset)
-      const sensorTo = skew === 0 ? to : Math.floor((now + skew) / push.stepSeconds) * push.stepSeconds
+      const sensorTo = Math.floor((now + skew) / push.stepSeconds) * push.stepSeconds
       await this.resume(sensor, source, now + skew, config)
       const result = await pushRange(sensor, source, { key: sensor.name, from: sensorTo - push.intervalMs / 1000, to: sensorTo, step: push.stepSeconds }, {
         config,
@@ -236,7 +235,7 @@ export class PushLoop {
       await this.opts.writer.prepare(this.abort.signal)
       await this.opts.writer.write(lines, this.abort.signal)
     } catch (err) {
-      this.opts.log.warn({ code: (err as { code?: string }).code ?? 'error' }, `the bridge's health (measurement ${HEALTH_MEASUREMENT}) not written this cycle: ${(err as Error).message}`)
+      this.opts.log.warn({ code: errorCode(err) }, `the bridge's health (measurement ${HEALTH_MEASUREMENT}) not written this cycle: ${(err as Error).message}`)
     }
   }
 
@@ -263,7 +262,7 @@ export class PushLoop {
       lastError: result.error === undefined ? undefined : { ...result.error, at: now * 1000 },
       lastPoints: result.points,
       clockOffsetSeconds: clockOffsetSeconds ?? previous?.clockOffsetSeconds,
-      clockSkewed: clockOffsetSeconds === undefined ? previous?.clockSkewed : planOffset(clockOffsetSeconds) !== 0
+      clockSkewed: clockOffsetSeconds === undefined ? previous?.clockSkewed : isSkewed(clockOffsetSeconds)
     })
   }
 

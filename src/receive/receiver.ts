@@ -11,7 +11,7 @@ import type { InfluxConfig, SensorConfig } from '../config/schema.js'
 import { parseShow } from '../egauge/xml/parse.js'
 import { parseRegisterJson } from '../egauge/webapi/register.js'
 import { historyBatches, lineProtocolOptions } from '../formats/render.js'
-import { checkRegister, errorCode, LimitError, ParseError, RECEIVE_ERROR_CODES, ReceiveError } from '../model/errors.js'
+import { errorCode, LimitError, ParseError, RECEIVE_ERROR_CODES, ReceiveError } from '../model/errors.js'
 import type { History } from '../model/history.js'
 import { STATE_FILE } from '../push/sync.js'
 import { deliver } from '../sinks/delivery.js'
@@ -92,9 +92,8 @@ export class Receiver {
     const name = sensor.name
     let history: History
     try {
-      history = format === 'json' ? parseRegisterJson(body) : parseShow(body, sensor)
-      // The same bounds as a fetched answer: a JSON push is checked once parsed.
-      history.columns.forEach((c, i) => { checkRegister(sensor, i + 1, c.name) })
+      // The same bounds as a fetched answer, checked as the document is read.
+      history = format === 'json' ? parseRegisterJson(body, sensor) : parseShow(body, sensor)
     } catch (err) {
       if (err instanceof LimitError) throw this.fail(sensor, new ReceiveError('RECEIVE_TOO_LARGE', name, 413, `push too large: ${err.message}`), startedAt, 0)
       if (!(err instanceof ParseError)) throw err

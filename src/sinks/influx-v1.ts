@@ -32,8 +32,7 @@ export class InfluxV1Writer implements Writer {
 
   async prepare (signal?: AbortSignal): Promise<void> {
     if (this.prepared || !this.config.createDatabase) return
-    // InfluxQL identifiers in double quotes; a quote inside is escaped.
-    const q = `CREATE DATABASE "${this.config.database.replace(/["\\]/g, '\\$&')}"`
+    const q = `CREATE DATABASE ${ident(this.config.database)}`
     await this.post('/query', new URLSearchParams({ q }).toString(), 'application/x-www-form-urlencoded', signal)
     this.prepared = true
   }
@@ -107,7 +106,7 @@ export class InfluxV1Writer implements Writer {
   }
 }
 
-/** An InfluxQL identifier in double quotes. */
+/** An InfluxQL identifier in double quotes; a quote or backslash inside is escaped. */
 function ident (name: string): string {
   return `"${name.replace(/["\\]/g, '\\$&')}"`
 }

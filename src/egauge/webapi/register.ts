@@ -5,7 +5,7 @@
  * exact doubles up to 15 digits, BigInt beyond, as in the XML path. Every malformed input throws
  * ParseError, nothing else.
  */
-import { ParseError } from '../../model/errors.js'
+import { checkRegister, ParseError, type AnswerLimits } from '../../model/errors.js'
 import { EXACT_LIMIT, type Column, type History, type HistoryRow } from '../../model/history.js'
 import { webapiRegisterType } from '../registers.js'
 
@@ -20,7 +20,7 @@ export const MAX_JSON_REGISTERS = 1024
  * Parses register JSON into absolute rows, newest first, unique times. Range times are truncated
  * to whole seconds, as the XML API stamps its rows (a range's `ts` may carry nanoseconds).
  */
-export function parseRegisterJson (text: string): History {
+export function parseRegisterJson (text: string, limits?: AnswerLimits): History {
   let doc: unknown
   try {
     doc = JSON.parse(text)
@@ -29,7 +29,7 @@ export function parseRegisterJson (text: string): History {
   }
   if (!isObject(doc)) throw new ParseError('the register document is not a JSON object')
   if (typeof doc.error === 'string') throw new ParseError(`the meter answered an error: ${doc.error.slice(0, 100)}`)
-  const columns = registerColumns(doc.registers)
+  const columns = registerColumns(doc.registers, limits)
   const rows: HistoryRow[] = []
   const ranges = doc.ranges ?? []
   if (!Array.isArray(ranges)) throw new ParseError('"ranges" is not a list')
@@ -50,13 +50,14 @@ export function parseRegisterJson (text: string): History {
   return { serial: '', columns, rows: newestFirstUnique(rows) }
 }
 
-function registerColumns (registers: unknown): Column[] {
+function registerColumns (registers: unknown, limits: AnswerLimits | undefined): Column[] {
   // The spec's schema says a list; eGauge's own worked example shows one register object: take both.
   const list = Array.isArray(registers) ? registers : isObject(registers) ? [registers] : undefined
   if (list === undefined || list.length === 0) throw new ParseError('no "registers" in the register document')
   if (list.length > MAX_JSON_REGISTERS) throw new ParseError(`more than ${MAX_JSON_REGISTERS} registers`)
   return list.map((reg, i) => {
     if (!isObject(reg) || typeof reg.name !== 'string' || reg.name === '') throw new ParseError(`registers[${i}] has no name`)
+    checkRegister(limits, i + 1, reg.name)
     const type = typeof reg.type === 'string' ? reg.type : 'P'
     // The meter's own totals and virtual registers have no database column (`did`, §1.3.5).
     return { name: reg.name, type, kind: webapiRegisterType(type), virtual: reg.did === undefined }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { MAX_JSON_REGISTERS, MAX_JSON_ROWS, parseRegisterJson } from '../../../../src/egauge/webapi/register.js'
 import { webapiRegisterType } from '../../../../src/egauge/registers.js'
-import { ParseError } from '../../../../src/model/errors.js'
+import { LimitError, ParseError } from '../../../../src/model/errors.js'
 
 const fixture = (name: string): string => readFileSync(new URL(`../../../fixtures/egauge-webapi/${name}`, import.meta.url), 'utf8')
 
@@ -112,4 +112,11 @@ t.test('the WebAPI type table: its own codes, unknown codes degrade', async (t) 
   t.same(webapiRegisterType('var'), webapiRegisterType('PQ'))
   t.same(webapiRegisterType('zz'), { quantity: 'unknown', unit: 'unknown', perUnit: 1 })
   t.same(webapiRegisterType('constructor'), { quantity: 'unknown', unit: 'unknown', perUnit: 1 })
+})
+
+t.test('the sensor\'s limits apply while the registers are read, as in the XML parser', async (t) => {
+  const doc = JSON.stringify({ registers: [{ name: 'Grid', type: 'P', did: 0 }, { name: 'x'.repeat(300), type: 'P', did: 1 }], ranges: [] })
+  t.throws(() => parseRegisterJson(doc, { maxRegisters: 512, maxRegisterName: 256 }), new LimitError('a register name of 300 characters, more than 256 (max_register_name)'))
+  t.throws(() => parseRegisterJson(doc, { maxRegisters: 1, maxRegisterName: 256 }), new LimitError('more than 1 registers in one answer (max_registers)'))
+  t.equal(parseRegisterJson(doc).columns.length, 2, 'without limits it reads')
 })
