@@ -30,6 +30,12 @@ export interface SensorConfig {
   maxRegisterName: number
   tags: Record<string, string>
   registers: string[] | undefined
+  /**
+   * Read the meter's own totals and virtual registers (*Total Usage*, *Total Generation*) on every
+   * route: `tot` on current values, `a` on history. Off by default for the legacy `peper` schema,
+   * whose 2019 script never asked for them (README "Data model").
+   */
+  totals: boolean
   /** Legacy Peper schema only: register → unit from `Registre`. */
   registerUnits: Record<string, string> | undefined
   /** The meter pushes its own data to `POST /receive/<name>` (README "Meters that push"). */
@@ -140,10 +146,12 @@ export function validateConfig (raw: unknown): Config {
   const root = object(raw, '', ['server', 'defaults', 'sensors', 'influx', 'push'])
   const defaults = object(root.defaults ?? {}, 'defaults', SENSOR_KEYS.filter((k) => k !== 'name' && k !== 'url' && k !== 'receive'))
   // Checked on their own first, so an error names `defaults.x`, not the first sensor that inherits it.
-  sensor({ ...defaults, name: 'defaults' }, 'defaults')
+  sensor({ ...defaults, name: 'defaults' }, 'defaults', true)
   const sensorList = root.sensors ?? []
   if (!Array.isArray(sensorList)) throw new ConfigError('sensors', 'must be a list of sensors')
-  const sensors = sensorList.map((s, i) => sensor({ ...defaults, ...object(s, `sensors[${i}]`, SENSOR_KEYS) }, `sensors[${i}]`))
+  const influxConfig = influx(object(root.influx ?? {}, 'influx', INFLUX_KEYS))
+  const totalsByDefault = influxConfig.schema !== 'peper'
+  const sensors = sensorList.map((s, i) => sensor({ ...defaults, ...object(s, `sensors[${i}]`, SENSOR_KEYS) }, `sensors[${i}]`, totalsByDefault))
   const seen = new Set<string>()
   sensors.forEach((s, i) => {
     if (seen.has(s.name)) throw new ConfigError(`sensors[${i}].name`, `duplicate sensor name "${s.name}"`)
@@ -156,15 +164,15 @@ export function validateConfig (raw: unknown): Config {
   return {
     server: server(object(root.server ?? {}, 'server', ['listen', 'cache_ttl', 'auth'])),
     sensors,
-    influx: influx(object(root.influx ?? {}, 'influx', INFLUX_KEYS)),
+    influx: influxConfig,
     push: push(object(root.push ?? {}, 'push', ['interval', 'step', 'concurrency', 'state_file']))
   }
 }
 
-const SENSOR_KEYS = ['name', 'url', 'api', 'username', 'password', 'tls_insecure', 'tls_legacy', 'timeout', 'max_response_size', 'max_registers', 'max_register_name', 'tags', 'registers', 'register_units', 'receive']
+const SENSOR_KEYS = ['name', 'url', 'api', 'username', 'password', 'tls_insecure', 'tls_legacy', 'timeout', 'max_response_size', 'max_registers', 'max_register_name', 'totals', 'tags', 'registers', 'register_units', 'receive']
 const INFLUX_KEYS = ['version', 'url', 'database', 'retention_policy', 'username', 'password', 'org', 'bucket', 'token', 'measurement', 'schema', 'create_database', 'timeout', 'batch_size']
 
-function sensor (raw: Raw, path: string): SensorConfig {
+function sensor (raw: Raw, path: string, totalsByDefault: boolean): SensorConfig {
   const name = string(raw.name, `${path}.name`)
   if (!SENSOR_NAME.test(name)) {
     throw new ConfigError(`${path}.name`, 'must be 1-64 letters, digits, "-", "_" or "." (it is a URL path segment and a tag value)')
@@ -199,6 +207,7 @@ function sensor (raw: Raw, path: string): SensorConfig {
     maxResponseBytes: size(raw.max_response_size ?? DEFAULTS.sensor.max_response_size, `${path}.max_response_size`),
     maxRegisters: integer(raw.max_registers ?? DEFAULTS.sensor.max_registers, `${path}.max_registers`, 1, 100_000),
     maxRegisterName: integer(raw.max_register_name ?? DEFAULTS.sensor.max_register_name, `${path}.max_register_name`, 1, 65_536),
+    totals: boolean(raw.totals ?? totalsByDefault, `${path}.totals`),
     tags,
     registers,
     registerUnits: raw.register_units === undefined ? undefined : stringMap(raw.register_units, `${path}.register_units`),

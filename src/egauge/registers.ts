@@ -64,3 +64,16 @@ export function webapiRegisterType (code: string): RegisterType {
 export function knownRegisterTypes (): ReadonlyArray<[string, RegisterType]> {
   return Object.entries(table)
 }
+
+/**
+ * The meter's two totals carry one name in current values (`egauge?inst&tot`: *Total Usage*,
+ * *Total Generation*) and another in stored data (`egauge-show?a`, the WebAPI's virtual
+ * registers, a meter's push with `totals`: `use`, `gen`; egauge-api.md §2.3). The bridge gives
+ * them the current values' names everywhere, so a dashboard sees one series per quantity.
+ */
+const STORED_TOTALS = new Map([['use', 'Total Usage'], ['gen', 'Total Generation']])
+
+/** The name the bridge gives a total stored as `use` or `gen`; undefined for any other name. */
+export function totalName (stored: string): string | undefined {
+  return STORED_TOTALS.get(stored)
+}

@@ -67,3 +67,18 @@ export function exactValues (row: HistoryRow): bigint[] {
 export function exactValue (row: HistoryRow, i: number): bigint {
   return row.exact?.[i] ?? BigInt(row.values[i]!)
 }
+
+/** The history without the meter's total and virtual registers (a sensor with `totals: false`). */
+export function physicalOnly (history: History): History {
+  const keep = history.columns.flatMap((c, i) => c.virtual ? [] : [i])
+  if (keep.length === history.columns.length) return history
+  return {
+    serial: history.serial,
+    columns: keep.map((i) => history.columns[i]!),
+    rows: history.rows.map((r) => ({
+      time: r.time,
+      values: keep.map((i) => r.values[i]!),
+      ...(r.exact === undefined ? {} : { exact: keep.map((i) => r.exact![i]!) })
+    }))
+  }
+}

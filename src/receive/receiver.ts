@@ -12,7 +12,7 @@ import { parseShow } from '../egauge/xml/parse.js'
 import { parseRegisterJson } from '../egauge/webapi/register.js'
 import { historyBatches, lineProtocolOptions } from '../formats/render.js'
 import { errorCode, LimitError, ParseError, RECEIVE_ERROR_CODES, ReceiveError } from '../model/errors.js'
-import type { History } from '../model/history.js'
+import { physicalOnly, type History } from '../model/history.js'
 import { STATE_FILE } from '../push/sync.js'
 import { deliver } from '../sinks/delivery.js'
 import { WRITE_ERROR_CODES, WriteError } from '../sinks/write-error.js'
@@ -94,6 +94,7 @@ export class Receiver {
     try {
       // The same bounds as a fetched answer, checked as the document is read.
       history = format === 'json' ? parseRegisterJson(body, sensor) : parseShow(body, sensor)
+      if (!sensor.totals) history = physicalOnly(history)
     } catch (err) {
       if (err instanceof LimitError) throw this.fail(sensor, new ReceiveError('RECEIVE_TOO_LARGE', name, 413, `push too large: ${err.message}`), startedAt, 0)
       if (!(err instanceof ParseError)) throw err

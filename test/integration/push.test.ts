@@ -14,7 +14,7 @@ import { backfillKey, runBackfill } from '../../src/push/backfill.js'
 import { CheckpointStore } from '../../src/push/checkpoints.js'
 import { PushLoop } from '../../src/push/loop.js'
 import { createWriter } from '../../src/sinks/writer.js'
-import { raw } from '../../src/simulator/data.js'
+import { raw, virtualRaw } from '../../src/simulator/data.js'
 import { Simulator } from '../../src/simulator/server.js'
 import { testBridge, type TestBridge } from '../helpers/bridge.js'
 import { startInflux, type InfluxServer } from '../helpers/influxdb.js'
@@ -56,19 +56,29 @@ const influxConfig = (db: string, extra: Record<string, unknown> = {}): Record<s
   influx: { url: influx.url, database: db, username: AUTH.username, password: AUTH.password, batch_size: 2000, ...extra }
 })
 
-/** The exact average the meter's registers give over (t - step, t]. */
+/**
+ * The exact average the meter's registers give over (t - step, t]; for its totals (power, in W),
+ * the signed sums of registers the simulator defines.
+ */
 function expected (sim: Simulator, register: string, time: number, step: number): number {
+  const total = sim.model.virtuals.find((v) => v.name === register)
+  if (total !== undefined) return Number(virtualRaw(sim.model, total, time) - virtualRaw(sim.model, total, time - step)) / step
   const reg = sim.model.registers.find((r) => r.name === register)!
   return Number(raw(sim.model, reg, time) - raw(sim.model, reg, time - step)) / (registerType(reg.type).perUnit * step)
 }
+
+/** Every register a push of the simulator writes: its 24, then its two totals (tagged virtual=true). */
+const pushedRegisters = (sim: Simulator): Array<{ name: string, virtual: boolean }> =>
+  [...sim.model.registers.map((r) => ({ name: r.name, virtual: false })), ...sim.model.virtuals.map((v) => ({ name: v.name, virtual: true }))]
 
 /** Asserts the database holds exactly the points at `times` for every register of a sensor. */
 async function holdsExactly (t: Test, db: Influx, sensor: 'm1' | 'm2', times: number[], what: string): Promise<void> {
   const sim = sims[sensor]
   const from = times[0]! - 1
   const to = times[times.length - 1]!
-  for (const reg of sim.model.registers) {
-    const [res] = await db.server.query(`SELECT "value" FROM egauge WHERE sensor = '${sensor}' AND register = '${reg.name.replace(/'/g, "\\'")}' AND time > ${from}s AND time <= ${to}s`, db.name)
+  for (const reg of pushedRegisters(sim)) {
+    const virtual = reg.virtual ? "virtual = 'true'" : "virtual != 'true'"
+    const [res] = await db.server.query(`SELECT "value" FROM egauge WHERE sensor = '${sensor}' AND register = '${reg.name.replace(/'/g, "\\'")}' AND ${virtual} AND time > ${from}s AND time <= ${to}s`, db.name)
     const rows = (res?.series?.[0]?.values ?? []) as Array<[number, number]>
     const got = rows.map((r) => r[0])
     if (got.length !== times.length || got.some((x, i) => x !== times[i])) {
@@ -82,7 +92,7 @@ async function holdsExactly (t: Test, db: Influx, sensor: 'm1' | 'm2', times: nu
       return
     }
   }
-  t.pass(`${sensor}: ${what}: all 24 registers, ${times.length} points each, exact values`)
+  t.pass(`${sensor}: ${what}: all 24 registers and the 2 totals, ${times.length} points each, exact values`)
 }
 
 interface Influx { server: InfluxServer, name: string }
@@ -214,9 +224,10 @@ database:
   database: { name: peper, port: ${new URL(influx.url).port}, ip: 127.0.0.1, identifiant: ${AUTH.username}, mdp: ${AUTH.password} }
 `, {}).config
   t.equal(legacy.sensors[0]!.url, 'http://m1.egaug.es')
-  // The only change: the meter is the simulator, not the eGauge proxy.
+  t.equal(legacy.sensors[0]!.totals, false, 'the 2019 script never asked for the totals')
+  // The only change: the meter is the simulator, not the eGauge proxy (the pool reads it as the legacy sensor).
   const sensors = [{ ...legacy.sensors[0]!, url: urls.m1 }]
-  const bridge = testBridge({ sensors: [{ name: 'm1', url: urls.m1 }] })
+  const bridge = testBridge({ sensors: [{ name: 'm1', url: urls.m1, totals: false }] })
   t.teardown(() => bridge.close())
   bridge.live.config = { ...legacy, sensors, push: { ...legacy.push, stateFile: join(stateDir, 'peper.json') } }
   const writer = createWriter(legacy.influx)
@@ -235,6 +246,10 @@ database:
   t.equal(field(4), rawRate('L1 Voltage') / 1000, 'volts')
   const [count] = await influx.query('SELECT count("Grid") FROM measure', 'peper')
   t.equal(count!.series![0]!.values[0]![1], 300, 'one point per second of the first interval')
+  const [fields] = await influx.query('SHOW FIELD KEYS FROM measure', 'peper')
+  const names = fields!.series![0]!.values.map((v) => v[0])
+  t.same(names.filter((n) => String(n).startsWith('Total')), [], 'the 2019 columns only: no totals, as the script never asked for them')
+  t.equal(names.length, 24, 'the 24 registers')
 })
 
 t.test('InfluxDB v2 API (VictoriaMetrics): every second once, even after re-sending', async (t) => {
@@ -251,7 +266,8 @@ t.test('InfluxDB v2 API (VictoriaMetrics): every second once, even after re-send
   await cycles(h, 1)
   const now = nowMs / 1000
   const series = await vm.export('{__name__="egauge_value",sensor="m1"}')
-  t.equal(series.length, 24)
+  t.equal(series.length, 26, '24 registers and the two totals')
+  t.same(series.filter((x) => x.metric.virtual === 'true').map((x) => x.metric.register).sort(), ['Total Generation', 'Total Usage'])
   for (const s of series) {
     const ts = s.timestamps.map((x) => x / 1000)
     t.same(ts, range(T0 - 300, now), `${s.metric.register}: every second once`)
@@ -264,7 +280,7 @@ t.test('InfluxDB v2 API (VictoriaMetrics): every second once, even after re-send
 t.test('backfill: 30 simulated days at minute resolution, resumed after an interruption', async (t) => {
   nowMs = (T0 + 40 * 86400) * 1000
   const config = testBridge({
-    sensors: [{ name: 'm1', url: urls.m1, registers: ['Grid', 'L1 Voltage'] }],
+    sensors: [{ name: 'm1', url: urls.m1, registers: ['Grid', 'L1 Voltage', 'Total Usage', 'Total Generation'] }],
     push: { state_file: join(stateDir, 'backfill.json') },
     ...influxConfig('backfill')
   })
@@ -294,8 +310,8 @@ t.test('backfill: 30 simulated days at minute resolution, resumed after an inter
   t.ok(progress.length <= 12, 'plain lines every 10%, not per chunk')
   t.equal(CheckpointStore.open(join(stateDir, 'backfill.json'), () => {}).get(backfillKey('m1', from, to, 60)), undefined, 'a finished job leaves no checkpoint')
   const written = Number(/egauge_bridge_push_points_total\{sensor="m1"\} (\d+)/.exec(await config.metrics.registry.metrics())![1])
-  t.equal(written, 2 * 30 * 1440, 'each minute written once in total: the resumed run did not repeat acknowledged chunks')
-  for (const register of ['Grid', 'L1 Voltage']) {
+  t.equal(written, 4 * 30 * 1440, 'each minute written once in total: the resumed run did not repeat acknowledged chunks')
+  for (const register of ['Grid', 'L1 Voltage', 'Total Usage', 'Total Generation']) {
     const [res] = await influx.query(`SELECT "value" FROM egauge WHERE register = '${register}'`, 'backfill')
     const rows = res!.series![0]!.values as Array<[number, number]>
     t.same(rows.map((r) => r[0]), range(from, to, 60), `${register}: every minute of 30 days`)
@@ -335,7 +351,7 @@ t.test('the state file lost (a new machine, a container without its volume): pus
     await fetch(`${vm.url}/internal/force_flush`)
     // Writes through the v1 API are labelled with their database, through v2 with none.
     const series = await vm.export(`{__name__="egauge_value",sensor="m1",db="${what.includes('2.x') ? '' : 'resume1'}"}`)
-    t.equal(series.length, 24, `${what}: every register`)
+    t.equal(series.length, 26, `${what}: every register and the two totals`)
     t.ok(series.every((x) => JSON.stringify(x.timestamps.map((ms) => ms / 1000)) === JSON.stringify(range(T0 - 300, now))), `${what}: every second from the first start to now, once`)
   }
 })

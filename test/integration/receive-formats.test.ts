@@ -123,6 +123,25 @@ t.test('the peper schema: pushes land as the 2019 script wrote its series', asyn
   const [temp] = await influx.query('SELECT "Temp" FROM measure WHERE "Temp" > 0 LIMIT 1', 'peper')
   t.equal(temp!.series![0]!.values[0]![1], 21.5, 'Δraw / (Δt × 1000) for the others')
   t.match(b.logs(), /peper\.json is corrupt: the next push of peper starts without its previous row/)
+  const [fields] = await influx.query('SHOW FIELD KEYS FROM measure', 'peper')
+  t.same(fields!.series![0]!.values.map((v) => v[0]).sort(), ['Grid', 'Temp'], 'the virtual Usage left out: the 2019 script never wrote totals')
+})
+
+t.test('an XML push with the meter\'s totals (its `totals` option): use and gen written as Total Usage and Total Generation, virtual=true', async (t) => {
+  const b = testBridge({
+    sensors: [{ name: 'xml', receive: CREDS }],
+    influx: { url: influx.url, database: 'totals', timeout: '2s' },
+    push: { state_file: join(dir, 'totals-state.json') }
+  })
+  t.teardown(() => b.close())
+  const base = await b.bridge.listen('127.0.0.1', 0)
+  const rows = [2, 1, 0].map((i) => `<r><c>${300 * i}</c><c>${100 * i}</c><c>${200 * i}</c></r>`).join('')
+  const xml = `<group serial="0x1"><data columns="3" time_stamp="0x${(T + 2).toString(16)}" time_delta="1" epoch="0x0"><cname t="P">use</cname><cname t="P">gen</cname><cname t="P">Grid</cname>${rows}</data></group>`
+  const answer = await postChunked(`${base}/receive/xml`, xml, { auth: CREDS, headers: { 'content-type': 'text/xml' } })
+  t.equal(answer.status, 200, answer.body)
+  const [res] = await influx.query('SELECT last("value") FROM egauge GROUP BY "register", "virtual"', 'totals')
+  const got = res!.series!.map((s) => [s.tags!.register, s.tags!.virtual, s.values[0]![1]]).sort()
+  t.same(got, [['Grid', '', 200], ['Total Generation', 'true', 100], ['Total Usage', 'true', 300]])
 })
 
 t.test('a body over max_response_size without compression: 413, nothing read past the limit', async (t) => {

@@ -7,7 +7,7 @@
  */
 import { checkRegister, ParseError, type AnswerLimits } from '../../model/errors.js'
 import { EXACT_LIMIT, type Column, type History, type HistoryRow } from '../../model/history.js'
-import { webapiRegisterType } from '../registers.js'
+import { webapiRegisterType, totalName } from '../registers.js'
 
 const INTEGER_TEXT = /^-?\d{1,20}$/
 const TIME_TEXT = /^\d{1,12}(\.\d{1,9})?$/
@@ -59,8 +59,10 @@ function registerColumns (registers: unknown, limits: AnswerLimits | undefined):
     if (!isObject(reg) || typeof reg.name !== 'string' || reg.name === '') throw new ParseError(`registers[${i}] has no name`)
     checkRegister(limits, i + 1, reg.name)
     const type = typeof reg.type === 'string' ? reg.type : 'P'
-    // The meter's own totals and virtual registers have no database column (`did`, §1.3.5).
-    return { name: reg.name, type, kind: webapiRegisterType(type), virtual: reg.did === undefined }
+    // The meter's own totals and virtual registers have no database column (`did`, §1.3.5); its
+    // totals get the names the XML API's current values give them.
+    const virtual = reg.did === undefined
+    return { name: (virtual ? totalName(reg.name) : undefined) ?? reg.name, type, kind: webapiRegisterType(type), virtual }
   })
 }
 

@@ -4,7 +4,7 @@
  */
 import { registerFilter, type PulledSensor } from '../../config/schema.js'
 import { EgaugeError, LimitError, ParseError } from '../../model/errors.js'
-import type { History, HistoryQuery, RegisterFilter, Retention } from '../../model/history.js'
+import { physicalOnly, type History, type HistoryQuery, type RegisterFilter, type Retention } from '../../model/history.js'
 import type { Snapshot } from '../../model/readings.js'
 import type { Fetched, MeterSource, SourceCounters } from '../../model/source.js'
 import { EG4XXX_RETENTION } from '../retention.js'
@@ -13,13 +13,16 @@ import { parseInst, parseShow } from './parse.js'
 
 export const INST_PATH = '/cgi-bin/egauge?inst&tot'
 
-/** The egauge-show path and query for a history request. Pure; throws RangeError for a bad step. */
-export function showPath (q: HistoryQuery): string {
+/**
+ * The egauge-show path and query for a history request; `totals` adds `a` (the meter's totals and
+ * virtual registers as the first columns). Pure; throws RangeError for a bad step.
+ */
+export function showPath (q: HistoryQuery, totals = false): string {
   if (!Number.isInteger(q.step) || q.step < 1) throw new RangeError(`unsupported history step ${q.step}s`)
   // The coarsest unit that divides the step; `s` skips rows after each one output (XML API §3.1).
   const [unit, size] = ([['d', 86400], ['h', 3600], ['m', 60], ['S', 1]] as const).find(([, n]) => q.step % n === 0)!
   const skip = q.step / size - 1
-  let query = `${unit}&n=${q.rows}${skip > 0 ? `&s=${skip}` : ''}`
+  let query = `${totals ? 'a&' : ''}${unit}&n=${q.rows}${skip > 0 ? `&s=${skip}` : ''}`
   if (q.newest !== undefined) query += `&f=${q.newest}`
   if (q.oldest !== undefined) query += `&t=${q.oldest}`
   return `/cgi-bin/egauge-show?${query}`
@@ -29,6 +32,10 @@ export class XmlClient implements MeterSource {
   private readonly sensor: PulledSensor
   private readonly transport: MeterTransport
   private readonly filter: RegisterFilter
+  /** The meter's total and virtual registers, as its current values last named them (`rt="total"`). */
+  private virtualNames: ReadonlySet<string> | undefined
+  private learning: Promise<unknown> | undefined
+  private currentInFlight: Promise<unknown> | undefined
 
   constructor (sensor: PulledSensor, counters: SourceCounters = {}) {
     this.sensor = sensor
@@ -37,13 +44,46 @@ export class XmlClient implements MeterSource {
   }
 
   async current (signal?: AbortSignal): Promise<Fetched<Snapshot>> {
+    const pending = this.readCurrent(signal)
+    this.currentInFlight = pending
+    try {
+      return await pending
+    } finally {
+      if (this.currentInFlight === pending) this.currentInFlight = undefined
+    }
+  }
+
+  private async readCurrent (signal?: AbortSignal): Promise<Fetched<Snapshot>> {
     const answer = await this.transport.fetch(INST_PATH, signal)
-    return { data: this.parse(() => parseInst(answer.text, this.sensor.name, this.filter, this.sensor)), fetchSeconds: answer.fetchSeconds }
+    const snapshot = this.parse(() => parseInst(answer.text, this.sensor.name, this.filter, this.sensor))
+    this.virtualNames = new Set(snapshot.readings.filter((r) => r.virtual).map((r) => r.register))
+    if (this.sensor.totals) return { data: snapshot, fetchSeconds: answer.fetchSeconds }
+    return { data: { ...snapshot, readings: snapshot.readings.filter((r) => !r.virtual) }, fetchSeconds: answer.fetchSeconds }
   }
 
   async history (query: HistoryQuery, signal?: AbortSignal): Promise<Fetched<History>> {
-    const answer = await this.transport.fetch(showPath(query), signal)
-    return { data: this.parse(() => parseShow(answer.text, this.sensor)), fetchSeconds: answer.fetchSeconds }
+    if (!this.sensor.totals) {
+      const answer = await this.transport.fetch(showPath(query), signal)
+      return { data: physicalOnly(this.parse(() => parseShow(answer.text, this.sensor))), fetchSeconds: answer.fetchSeconds }
+    }
+    const virtualNames = await this.learnVirtualNames()
+    const answer = await this.transport.fetch(showPath(query, true), signal)
+    return { data: this.parse(() => parseShow(answer.text, this.sensor, virtualNames)), fetchSeconds: answer.fetchSeconds }
+  }
+
+  /**
+   * Stored data name only the two totals; the meter's current values mark every virtual register.
+   * Read once before the first history request (push reads current values every cycle anyway),
+   * one request shared by concurrent callers, bounded by the sensor's timeout rather than by one
+   * caller's signal. A failed read fails no history: its totals are still found by name, and the
+   * next history request tries again.
+   */
+  private async learnVirtualNames (): Promise<ReadonlySet<string> | undefined> {
+    if (this.virtualNames !== undefined) return this.virtualNames
+    // A read of current values already under way (the status page asks for both at once) will do.
+    const pending = this.currentInFlight ?? (this.learning ??= this.readCurrent().finally(() => { this.learning = undefined }))
+    await pending.catch(() => undefined)
+    return this.virtualNames
   }
 
   retention (): Retention {

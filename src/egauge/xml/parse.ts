@@ -9,7 +9,7 @@ import { checkRegister, ParseError, type AnswerLimits } from '../../model/errors
 import { EXACT_LIMIT, exactValue, exactValues, type Column, type History, type HistoryRow, type RegisterFilter } from '../../model/history.js'
 import type { Reading, Snapshot } from '../../model/readings.js'
 import { siRate, siTotal } from '../../model/register-type.js'
-import { registerType } from '../registers.js'
+import { registerType, totalName } from '../registers.js'
 import { INTEGER, XmlScanner, truncated, type Token } from './scanner.js'
 
 const FLOAT = /^\s*-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/
@@ -82,8 +82,13 @@ function instRegister (scan: XmlScanner, attrs: Record<string, string>, sensor: 
  * Parses `/cgi-bin/egauge-show` into absolute rows, newest first. Handles several <data> blocks
  * with their own time_delta, names only in the first block, and delta encoding (`C`), which
  * continues across blocks. Throws ParseError.
+ *
+ * Stored data do not mark the meter's totals: with `a` they are the first columns, named `use`
+ * and `gen`, followed by any other virtual register under its own name. Leading `use` and `gen`
+ * become *Total Usage* and *Total Generation*; `virtualNames` (the `rt="total"` registers of the
+ * meter's current values) marks the others.
  */
-export function parseShow (xml: string, limits?: AnswerLimits): History {
+export function parseShow (xml: string, limits?: AnswerLimits, virtualNames?: ReadonlySet<string>): History {
   const scan = new XmlScanner(xml)
   const root = rootElement(scan, 'group')
   const columns: Column[] = []
@@ -133,7 +138,19 @@ export function parseShow (xml: string, limits?: AnswerLimits): History {
     }
   }
   if (columns.length === 0) throw new ParseError('history without <cname> columns')
+  markVirtual(columns, virtualNames)
   return { serial: root.attrs.serial ?? '', columns, rows: newestFirstUnique(rows) }
+}
+
+/** Marks (and names) the totals and virtual registers among stored columns, in place. */
+function markVirtual (columns: Column[], virtualNames: ReadonlySet<string> | undefined): void {
+  let leading = true
+  for (const column of columns) {
+    const total: string | undefined = leading ? totalName(column.name) : undefined
+    leading &&= total !== undefined
+    if (total !== undefined) column.name = total
+    if (total !== undefined || virtualNames?.has(column.name) === true) column.virtual = true
+  }
 }
 
 /** Turns a row of differences (`C` encoding) into absolute values, in place. */

@@ -60,6 +60,7 @@ t.test('every key of the modern format, with environment and file secrets', asyn
     maxResponseBytes: 32 * 1024 * 1024,
     maxRegisters: 512,
     maxRegisterName: 256,
+    totals: true,
     tags: { site: 'paris-5' },
     registers: ['Grid', 'Solar'],
     registerUnits: undefined
@@ -67,7 +68,7 @@ t.test('every key of the modern format, with environment and file secrets', asyn
   t.equal(b!.tlsLegacy, true)
   t.equal(b!.timeoutMs, 20_000, 'a sensor key overrides defaults')
   t.equal(b!.maxResponseBytes, 8 * 1024 * 1024)
-  t.same([b!.maxRegisters, b!.maxRegisterName], [64, 40])
+  t.same([b!.maxRegisters, b!.maxRegisterName, b!.totals], [64, 40, false])
   t.equal(config.influx.token, 'the-influx-token', 'token_file read, trailing newline trimmed')
   t.equal(config.influx.version, 2)
   t.equal(config.influx.batchSize, 2000)

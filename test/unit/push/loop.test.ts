@@ -87,7 +87,7 @@ t.test('checkpoints that cannot be saved at the end of a cycle: logged, and the 
     now: () => NOW * 1000
   })
   const [result] = await loop.runCycle()
-  t.same([result!.ok, result!.points, store.get('m')], [true, 300 * 24, NOW], 'written and acknowledged')
+  t.same([result!.ok, result!.points, store.get('m')], [true, 300 * 26, NOW], 'written and acknowledged: 24 registers and the meter\'s two totals')
   t.equal(errors.length, 1)
   t.match(errors[0], { obj: { code: 'ENOENT' }, msg: /cannot save push checkpoints: points since the last save will be written again/ })
 })
@@ -181,7 +181,7 @@ t.test('a reload during a push cycle fails none of its sensors: the old pool clo
   const results = await cycle
   sim.fault = undefined
   t.same(results.map((r) => [r.sensor, r.ok, r.error?.code]), [['a', true, undefined], ['b', true, undefined], ['c', true, undefined]])
-  t.same(results.map((r) => r.points), [7200, 7200, 7200], 'every point of every sensor written')
+  t.same(results.map((r) => r.points), [7800, 7800, 7800], 'every point of every sensor written')
   t.ok(written >= 3)
 })
 
@@ -271,10 +271,10 @@ t.test('a checkpoint in the future (a day, 1e300) is replaced with a warning, an
     now: () => NOW * 1000
   })
   const results = await loop.runCycle()
-  t.same(results.map((r) => [r.ok, r.points, r.checkpoint]), [[true, 7200, NOW], [true, 7200, NOW]], 'each sensor: 300 s × 24 registers')
-  t.equal(lines, 14_400)
+  t.same(results.map((r) => [r.ok, r.points, r.checkpoint]), [[true, 7800, NOW], [true, 7800, NOW]], 'each sensor: 300 s × (24 registers + 2 totals)')
+  t.equal(lines, 15_600)
   // After the points, the bridge's own health, per sensor, as Telegraf's inputs.prometheus writes /metrics.
-  t.ok(health.includes(`egauge_bridge,sensor=a egauge_bridge_push_points_total=7200 ${NOW}`), health.join('\n'))
+  t.ok(health.includes(`egauge_bridge,sensor=a egauge_bridge_push_points_total=7800 ${NOW}`), health.join('\n'))
   t.ok(health.includes(`egauge_bridge,sensor=b egauge_bridge_push_lag_seconds=0 ${NOW}`))
   t.ok(health.includes(`egauge_bridge,reason=EGAUGE_TIMEOUT,sensor=a egauge_bridge_fetch_errors_total=0 ${NOW}`), 'every reason, at 0 too')
   t.ok(health.includes(`egauge_bridge,sensor=a egauge_bridge_push_last_success_timestamp_seconds=${NOW} ${NOW}`))
@@ -344,7 +344,7 @@ t.test('a meter whose clock is 3 h ahead or behind: push writes its rows in its 
     now: () => bridgeNow * 1000
   })
   const results = await loop.runCycle()
-  t.same(results.map((r) => [r.sensor, r.ok, r.points]), [['ahead', true, 7200], ['behind', true, 7200], ['right', true, 7200]], 'every meter\'s interval is written, whatever its clock')
+  t.same(results.map((r) => [r.sensor, r.ok, r.points]), [['ahead', true, 7800], ['behind', true, 7800], ['right', true, 7800]], 'every meter\'s interval is written, whatever its clock')
   for (const [name, skew] of Object.entries(skews)) {
     const own = Math.abs(skew) > 120 ? NOW + skew : NOW
     t.equal(Math.max(...times.get(name)!), own, `${name}: the newest point is the meter's own newest row`)
@@ -398,7 +398,7 @@ t.test('no checkpoint: resumed from the database\'s newest point; what the datab
   }
   const found = await run({}, async (series) => series.tags.sensor === 'a' ? NOW - 600 : undefined)
   t.same(found.asked, [['egauge', { sensor: 'a' }, NOW - 366 * 86_400], ['egauge', { sensor: 'b' }, NOW - 366 * 86_400]], 'schema egauge: the sensor tag, as far back as the meter keeps minute rows')
-  t.same(found.results.map((r) => r.points), [600 * 24, 300 * 24], 'a: the 10 minutes since its newest point; b: nothing there, the last interval')
+  t.same(found.results.map((r) => r.points), [600 * 26, 300 * 26], 'a: the 10 minutes since its newest point; b: nothing there, the last interval')
   t.ok(found.logs.includes(`no checkpoint for a: resuming from its newest point in the database, ${new Date((NOW - 600) * 1000).toISOString()}`))
   t.ok(found.logs.includes('no checkpoint for b and no point of it in the database between 2022-11-13T22:13:20.000Z and now: starting with the last interval'))
 

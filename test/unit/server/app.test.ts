@@ -2,6 +2,7 @@ import { connect } from 'node:net'
 import t from 'tap'
 import { statusFor } from '../../../src/server/app.js'
 import { deadlineMs, negotiate, parseMetricsRequest } from '../../../src/server/params.js'
+import { virtualRaw } from '../../../src/simulator/data.js'
 import { Simulator } from '../../../src/simulator/server.js'
 import { testBridge } from '../../helpers/bridge.js'
 import { freePort } from '../../helpers/ports.js'
@@ -58,11 +59,34 @@ t.test('window and step: history for line protocol, the average for Prometheus',
   const lp = await get('/metrics/b?window=5m&step=1s')
   t.equal(lp.statusCode, 200)
   t.equal(lp.body.split('\n').filter((l) => l.includes('register=Grid,')).length, 300)
-  t.same(simB.requests.map((r) => r.query), ['S&n=301'], 'n points need n+1 rows')
+  // The first history request reads current values once, for the names of the virtual registers.
+  t.same(simB.requests.map((r) => r.query), ['inst&tot', 'a&S&n=301'], 'n points need n+1 rows, with the meter\'s totals (a)')
+  t.equal(lp.body.split('\n').filter((l) => l.includes('register=Total\\ Usage,') && l.includes(',virtual=true ')).length, 300, 'the totals under the names of current values')
   const avg = await get('/metrics/b?window=1h&format=prometheus')
   t.match(avg.body, /egauge_power_watts\{sensor="b",register="Grid"\} -?\d/)
-  t.equal(simB.requests[1]!.query, 'h&n=2', 'an average needs only the two ends of the window')
+  t.equal(simB.requests[2]!.query, 'a&h&n=2', 'an average needs only the two ends of the window')
   t.match((await get('/metrics/b?window=1d&step=1h')).body, /register=Grid,/)
+})
+
+t.test('the totals: one name and virtual=true on current values and ?window=, values the simulator\'s sums', async (t) => {
+  const lines = (body: string, register: string): string[] => body.split('\n').filter((l) => l.includes(`register=${register.replace(' ', '\\ ')},`))
+  const current = (await get('/metrics/b')).body
+  const series = (await get('/metrics/b?window=5m&step=1s')).body
+  for (const total of simB.model.virtuals) {
+    t.match(lines(current, total.name)[0], /,virtual=true value=/, `${total.name}: current values`)
+    const points = lines(series, total.name)
+    t.equal(points.length, 300, `${total.name}: 300 points in the window`)
+    t.ok(points.every((l) => l.includes(',virtual=true ')), `${total.name}: every point virtual=true`)
+    // value = the exact 1-second difference of the summed registers (W), total = their sum (J).
+    const wrong = points.find((l) => {
+      const [, value, totalJ, ns] = /value=(\S+),total=(\S+) (\d+)$/.exec(l)!
+      const time = Number(BigInt(ns!) / 1_000_000_000n)
+      return Number(value) !== Number(virtualRaw(simB.model, total, time) - virtualRaw(simB.model, total, time - 1)) ||
+        Number(totalJ) !== Number(virtualRaw(simB.model, total, time))
+    })
+    t.equal(wrong, undefined, `${total.name}: every value the simulator's sum`)
+  }
+  t.equal(lines(series, 'use').length + lines(series, 'gen').length, 0, 'never under the stored names use and gen')
 })
 
 t.test('/probe is the same, for multi-target relabelling', async (t) => {

@@ -100,8 +100,10 @@ t.test('C (delta), a (virtual columns), E (epoch-relative) and T (timestamps)', 
   const delta = parseShow(sim.answer('/cgi-bin/egauge-show', 'C&m&n=4').body)
   t.same(delta.rows, plain.rows, 'delta encoding decodes to the same values')
   t.match(sim.answer('/cgi-bin/egauge-show', 'C&m&n=4').body, /delta="true"/)
-  const a = parseShow(sim.answer('/cgi-bin/egauge-show', 'a&m&n=2').body)
-  t.same(a.columns.slice(0, 2).map((c) => c.name), ['use', 'gen'])
+  const aBody = sim.answer('/cgi-bin/egauge-show', 'a&m&n=2').body
+  t.match(aBody, /<data [^>]*>\s*<cname t="P">use<\/cname>\s*<cname t="P">gen<\/cname>/, 'the totals first, under their stored names')
+  const a = parseShow(aBody)
+  t.same(a.columns.slice(0, 2).map((c) => [c.name, c.virtual]), [['Total Usage', true], ['Total Generation', true]])
   const e = parseShow(sim.answer('/cgi-bin/egauge-show', `E&m&n=1&f=${sim.model.epoch}`).body)
   t.ok(e.rows[0]!.values.every((v) => v === 0), 'zero at the epoch with E')
   const times = sim.answer('/cgi-bin/egauge-show', `T=now,${NOW - 86400 * 30}`).body

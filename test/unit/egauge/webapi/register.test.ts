@@ -120,3 +120,11 @@ t.test('the sensor\'s limits apply while the registers are read, as in the XML p
   t.throws(() => parseRegisterJson(doc, { maxRegisters: 1, maxRegisterName: 256 }), new LimitError('more than 1 registers in one answer (max_registers)'))
   t.equal(parseRegisterJson(doc).columns.length, 2, 'without limits it reads')
 })
+
+t.test('the totals (virtual use and gen, first) get the names current values give them; a physical register keeps its name', async (t) => {
+  const h = parseRegisterJson(JSON.stringify({
+    registers: [{ name: 'use', type: 'P', idx: 0 }, { name: 'gen', type: 'P', idx: 1 }, { name: 'Net', type: 'P', idx: 2 }, { name: 'use', type: 'P', idx: 3, did: 0 }],
+    ranges: [{ ts: '1700000000', delta: 1, rows: [['5', '3', '2', '1']] }]
+  }))
+  t.same(h.columns.map((c) => [c.name, c.virtual]), [['Total Usage', true], ['Total Generation', true], ['Net', true], ['use', false]])
+})

@@ -6,7 +6,7 @@ import { ParseError } from '../../../../src/model/errors.js'
 import { parseInst, parseShow } from '../../../../src/egauge/xml/parse.js'
 import { exactValues } from '../../../../src/model/history.js'
 import { historyReadings, windowReadings } from '../../../../src/model/rates.js'
-import { registerType } from '../../../../src/egauge/registers.js'
+import { registerType, totalName } from '../../../../src/egauge/registers.js'
 import { decodeText } from '../../../../src/egauge/xml/scanner.js'
 import { rateFamily } from '../../../../src/formats/prometheus.js'
 
@@ -118,9 +118,18 @@ t.test('rows inside one block step back by time_delta; blocks out of order are s
   t.same(h.rows.map((r) => r.time), [0x200, 0x100, 0x100 - 60])
 })
 
-t.test('virtual columns (a) come first and keep their names', async (t) => {
+t.test('virtual columns (a) come first: use and gen get the names of current values, and virtual', async (t) => {
   const h = parseShow(fixture('show-esolarmonitor-daily-virtual.xml'))
-  t.same(h.columns.map((c) => c.name), ['use', 'gen', 'Grid', 'Solar', 'Solar+'])
+  t.same(h.columns.map((c) => [c.name, c.virtual]), [['Total Usage', true], ['Total Generation', true], ['Grid', false], ['Solar', false], ['Solar+', false]])
+  // The values stay the meter's: use = Grid + Solar+ in this real answer (egauge-api.md §2.3).
+  t.equal(h.rows[0]!.values[0], h.rows[0]!.values[2]! + h.rows[0]!.values[4]!)
+})
+
+t.test('only leading use and gen are totals; other virtual registers are named by the meter\'s current values', async (t) => {
+  const xml = '<group serial="0x1"><data columns="4" time_stamp="0x10" time_delta="1"><cname t="P">use</cname><cname t="P">Net</cname>' +
+    '<cname t="P">Grid</cname><cname t="P">gen</cname><r><c>1</c><c>2</c><c>3</c><c>4</c></r></data></group>'
+  t.same(parseShow(xml).columns.map((c) => [c.name, c.virtual]), [['Total Usage', true], ['Net', false], ['Grid', false], ['gen', false]])
+  t.same(parseShow(xml, undefined, new Set(['Net'])).columns.map((c) => [c.name, c.virtual]), [['Total Usage', true], ['Net', true], ['Grid', false], ['gen', false]])
 })
 
 t.test('window average: newest row against oldest', async (t) => {
@@ -256,7 +265,9 @@ t.test('agrees with fast-xml-parser (an independent parser) on every fixture val
     const expected = doc.group.data.flatMap((d) => (d.r ?? []).map((r) => r.c.map((c) => BigInt(c.trim()))))
     const ours = parseShow(fixture(name))
     t.same(ours.rows.map(exactValues), expected, name)
-    t.same(ours.columns.map((c) => c.name), doc.group.data[0]!.cname!.map((c) => c['#text']), `${name} names`)
+    // The oracle reads the stored names; the bridge renames the two leading totals (registers.ts totalName).
+    const stored = doc.group.data[0]!.cname!.map((c) => c['#text'])
+    t.same(ours.columns.map((c) => c.name), stored.map((n, i) => (i < 2 && totalName(n)) || n), `${name} names`)
   }
 })
 
