@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import { loadConfigFile } from '../config/load.js'
 import { ConfigError } from '../model/errors.js'
-import type { Config } from '../config/schema.js'
+import type { Config, SensorConfig } from '../config/schema.js'
 import type { SourceFactory } from '../meters/factory.js'
 import { MeterPool, type Live } from '../meters/pool.js'
 import { CheckpointStore } from '../push/checkpoints.js'
@@ -15,7 +15,7 @@ import { PushLoop } from '../push/loop.js'
 import { Receiver } from '../receive/receiver.js'
 import { RowStore } from '../receive/row-store.js'
 import { buildApp } from '../server/app.js'
-import { createWriter, type Writer } from '../sinks/writer.js'
+import { WriterSet, type Writer } from '../sinks/writer.js'
 import { silentLogger, type Logger } from '../telemetry/logger.js'
 import { createSelfMetrics, type SelfMetrics } from '../telemetry/self-metrics.js'
 import { StatusBook } from '../telemetry/status-book.js'
@@ -55,8 +55,10 @@ export interface Bridge {
   readonly log: Logger
   /** The current config, pool and book; replaced whole by reload(). */
   live: () => Live
-  /** The database writer for push and backfill, made on first use. */
+  /** The top-level database's writer, made on first use. */
   writer: () => Writer
+  /** The writer for one sensor's points: its own database (`sensors[].influx`) or the top-level one. */
+  writerOf: (sensor: SensorConfig) => Writer
   /** The push checkpoints, opened on first use. */
   store: () => CheckpointStore
   /** The push loop, made on first use (it does not run until start()). */
@@ -135,7 +137,8 @@ export function createBridge (opts: BridgeOptions): Bridge {
 
   // The push side's parts follow the config the process started with (a reload changes sensors,
   // not the database or the state file).
-  let writer: Writer | undefined
+  let writers: WriterSet | undefined
+  const theWriters = (): WriterSet => (writers ??= new WriterSet(opts.config.influx))
   let store: CheckpointStore | undefined
   /** Pools replaced by a reload, closing once the cycle that uses them is over. */
   const retiring = new Set<Live>()
@@ -146,11 +149,13 @@ export function createBridge (opts: BridgeOptions): Bridge {
     metrics,
     log,
     live: () => live!,
-    writer: () => (writer ??= createWriter(opts.config.influx)),
+    writer: () => theWriters().main,
+    writerOf: (sensor) => theWriters().of(sensor),
     store: () => (store ??= CheckpointStore.open(opts.config.push.stateFile, (message) => log.warn({ stateFile: opts.config.push.stateFile }, message))),
     pushLoop: () => (loop ??= new PushLoop({
       live: () => live!,
       writer: bridge.writer(),
+      writerOf: bridge.writerOf,
       store: bridge.store(),
       metrics,
       log,
@@ -163,6 +168,7 @@ export function createBridge (opts: BridgeOptions): Bridge {
     receiver: () => (receiver ??= new Receiver({
       influx: opts.config.influx,
       writer: bridge.writer(),
+      writerOf: bridge.writerOf,
       rows: new RowStore(opts.config.push.stateFile, (message) => log.warn({ stateFile: opts.config.push.stateFile }, message)),
       metrics,
       book: () => live!.book,
@@ -219,7 +225,7 @@ export function createBridge (opts: BridgeOptions): Bridge {
     close: async () => {
       // 8 s, so that the process is gone before `docker stop` (and systemd's default) kills it at 10 s.
       if (loop !== undefined) await loop.stop(SHUTDOWN_GRACE_MS)
-      await writer?.close()
+      await writers?.close()
       await app?.close()
       await Promise.all([live!, ...retiring].map(async (l) => { await l.pool.close() }))
     }

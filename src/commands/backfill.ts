@@ -59,6 +59,7 @@ export async function backfill (argv: string[], out: Out, err: Out): Promise<num
       to,
       step,
       writer: bridge.writer(),
+      writerOf: bridge.writerOf,
       store: bridge.store(),
       metrics: bridge.metrics,
       log,

@@ -1,5 +1,6 @@
 /** `egauge-bridge migrate-config FILE`: prints the modern equivalent of a 2019 Peper config. */
 import { readFileSync } from 'node:fs'
+import type { HostZone } from '../config/legacy.js'
 import { migrateConfigText } from '../config/load.js'
 import { ConfigError, errorCode } from '../model/errors.js'
 import { args, type CommandHelp, UsageError, type Out } from './args.js'
@@ -21,6 +22,14 @@ export function migrateConfig (argv: string[], out: Out): number {
   } catch (e) {
     throw new ConfigError('', `cannot read ${file}: ${errorCode(e)}`)
   }
-  out(migrateConfigText(text))
+  out(migrateConfigText(text, hostZone()))
   return 0
+}
+
+/** This host's time zone, as the 2019 script's Python saw it (its naive local time). */
+function hostZone (): HostZone {
+  const year = new Date().getFullYear()
+  // getTimezoneOffset() is minutes west of UTC; the note wants seconds east of it.
+  const offset = (month: number): number => -new Date(year, month, 1).getTimezoneOffset() * 60 || 0
+  return { name: Intl.DateTimeFormat().resolvedOptions().timeZone, january: offset(0), july: offset(6) }
 }

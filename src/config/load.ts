@@ -6,7 +6,8 @@ import { accessSync, constants, existsSync, readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml'
 import { ConfigError, errorCode } from '../model/errors.js'
-import { isLegacy, migrateLegacy } from './legacy.js'
+import { isLegacy, migrateLegacy, timeNote, type HostZone } from './legacy.js'
+import { readAsPython, type PythonReading } from './python-yaml.js'
 import { validateConfig, type Config } from './schema.js'
 
 export interface LoadedConfig {
@@ -60,19 +61,34 @@ export function loadConfigFile (file: string, env: NodeJS.ProcessEnv = process.e
 export function loadConfigText (text: string, env: NodeJS.ProcessEnv = process.env): Omit<LoadedConfig, 'source'> {
   const raw = substitute(parseYamlText(text), '', env) ?? {}
   if (isLegacy(raw)) {
-    const { config, warnings } = migrateLegacy(raw as Record<string, unknown>)
+    const legacy = readLegacyText(text)
+    const { config, warnings } = migrateLegacy(substitute(legacy.value, '', env) as Record<string, unknown>, legacy.mangled)
     return { config: validateConfig(config), legacy: true, warnings }
   }
   return { config: validateConfig(raw), legacy: false, warnings: [] }
 }
 
-/** The modern YAML equivalent of a legacy file, for `migrate-config`; throws ConfigError. */
-export function migrateConfigText (text: string): string {
-  const raw = parseYamlText(text)
-  if (!isLegacy(raw)) throw new ConfigError('', 'this file is already in the modern format')
-  const { config, warnings } = migrateLegacy(raw as Record<string, unknown>)
+/**
+ * The modern YAML equivalent of a legacy file, for `migrate-config`; throws ConfigError. With the
+ * host's time zone, a note says how far the script's points sit from true UTC.
+ */
+export function migrateConfigText (text: string, zone?: HostZone): string {
+  if (!isLegacy(parseYamlText(text))) throw new ConfigError('', 'this file is already in the modern format')
+  const legacy = readLegacyText(text)
+  const { config, warnings } = migrateLegacy(legacy.value as Record<string, unknown>, legacy.mangled)
+  if (zone !== undefined) warnings.push(timeNote(zone))
   const notes = warnings.map((w) => `# note: ${w}\n`).join('')
+  // Strings that YAML 1.2 would read as numbers or booleans (`"3072"`, `"7.0"`, `"True"`) are quoted.
   return `# Migrated from a legacy Peper config by egauge-bridge migrate-config.\n${notes}${stringifyYaml(config)}`
+}
+
+/** A legacy file, read as the 2019 script read it (python-yaml.ts). */
+function readLegacyText (text: string): PythonReading {
+  try {
+    return readAsPython(text)
+  } catch (err) {
+    throw new ConfigError('', `invalid YAML: ${(err as Error).message.split('\n')[0]}`)
+  }
 }
 
 function parseYamlText (text: string): unknown {

@@ -40,6 +40,11 @@ export interface SensorConfig {
   registerUnits: Record<string, string> | undefined
   /** The meter pushes its own data to `POST /receive/<name>` (README "Meters that push"). */
   receive: ReceiveConfig | undefined
+  /**
+   * Where this sensor's points go when not to the top-level `influx` (its database, url and
+   * credentials; the rest inherited), as a 2019 file with one database block per meter has it.
+   */
+  influx: InfluxConfig | undefined
 }
 
 export interface ReceiveConfig {
@@ -144,14 +149,21 @@ type Raw = Record<string, unknown>
 /** Validates a raw (modern) config object and returns the typed config; throws ConfigError. */
 export function validateConfig (raw: unknown): Config {
   const root = object(raw, '', ['server', 'defaults', 'sensors', 'influx', 'push'])
-  const defaults = object(root.defaults ?? {}, 'defaults', SENSOR_KEYS.filter((k) => k !== 'name' && k !== 'url' && k !== 'receive'))
+  const defaults = object(root.defaults ?? {}, 'defaults', SENSOR_KEYS.filter((k) => k !== 'name' && k !== 'url' && k !== 'receive' && k !== 'influx'))
   // Checked on their own first, so an error names `defaults.x`, not the first sensor that inherits it.
   sensor({ ...defaults, name: 'defaults' }, 'defaults', true)
   const sensorList = root.sensors ?? []
   if (!Array.isArray(sensorList)) throw new ConfigError('sensors', 'must be a list of sensors')
-  const influxConfig = influx(object(root.influx ?? {}, 'influx', INFLUX_KEYS))
+  const influxRaw = object(root.influx ?? {}, 'influx', INFLUX_KEYS)
+  const influxConfig = influx(influxRaw, 'influx')
   const totalsByDefault = influxConfig.schema !== 'peper'
-  const sensors = sensorList.map((s, i) => sensor({ ...defaults, ...object(s, `sensors[${i}]`, SENSOR_KEYS) }, `sensors[${i}]`, totalsByDefault))
+  const sensors = sensorList.map((s, i) => {
+    const path = `sensors[${i}]`
+    const raw = { ...defaults, ...object(s, path, SENSOR_KEYS) }
+    const parsed = sensor(raw, path, totalsByDefault)
+    if (raw.influx !== undefined) parsed.influx = influx({ ...influxRaw, ...object(raw.influx, `${path}.influx`, SENSOR_INFLUX_KEYS) }, `${path}.influx`)
+    return parsed
+  })
   const seen = new Set<string>()
   sensors.forEach((s, i) => {
     if (seen.has(s.name)) throw new ConfigError(`sensors[${i}].name`, `duplicate sensor name "${s.name}"`)
@@ -169,7 +181,9 @@ export function validateConfig (raw: unknown): Config {
   }
 }
 
-const SENSOR_KEYS = ['name', 'url', 'api', 'username', 'password', 'tls_insecure', 'tls_legacy', 'timeout', 'max_response_size', 'max_registers', 'max_register_name', 'totals', 'tags', 'registers', 'register_units', 'receive']
+const SENSOR_KEYS = ['name', 'url', 'api', 'username', 'password', 'tls_insecure', 'tls_legacy', 'timeout', 'max_response_size', 'max_registers', 'max_register_name', 'totals', 'tags', 'registers', 'register_units', 'receive', 'influx']
+/** What a sensor may set of its own database: the target; schema, measurement, limits stay shared. */
+const SENSOR_INFLUX_KEYS = ['url', 'database', 'retention_policy', 'username', 'password', 'org', 'bucket', 'token']
 const INFLUX_KEYS = ['version', 'url', 'database', 'retention_policy', 'username', 'password', 'org', 'bucket', 'token', 'measurement', 'schema', 'create_database', 'timeout', 'batch_size']
 
 function sensor (raw: Raw, path: string, totalsByDefault: boolean): SensorConfig {
@@ -211,7 +225,8 @@ function sensor (raw: Raw, path: string, totalsByDefault: boolean): SensorConfig
     tags,
     registers,
     registerUnits: raw.register_units === undefined ? undefined : stringMap(raw.register_units, `${path}.register_units`),
-    receive
+    receive,
+    influx: undefined
   }
 }
 
@@ -267,27 +282,27 @@ function serverAuth (value: unknown): ServerAuth {
   return { kind: 'none' }
 }
 
-function influx (raw: Raw): InfluxConfig {
+function influx (raw: Raw, path: string): InfluxConfig {
   const d = DEFAULTS.influx
   const version = raw.version ?? d.version
-  if (version !== 1 && version !== 2) throw new ConfigError('influx.version', 'must be 1 or 2')
+  if (version !== 1 && version !== 2) throw new ConfigError(`${path}.version`, 'must be 1 or 2')
   const schema = raw.schema ?? d.schema
-  if (schema !== 'egauge' && schema !== 'peper') throw new ConfigError('influx.schema', 'must be "egauge" or "peper"')
-  const batchSize = integer(raw.batch_size ?? d.batch_size, 'influx.batch_size', 1, 1_000_000)
+  if (schema !== 'egauge' && schema !== 'peper') throw new ConfigError(`${path}.schema`, 'must be "egauge" or "peper"')
+  const batchSize = integer(raw.batch_size ?? d.batch_size, `${path}.batch_size`, 1, 1_000_000)
   return {
     version,
-    url: httpUrl(raw.url ?? d.url, 'influx.url'),
-    database: string(raw.database ?? d.database, 'influx.database'),
-    retentionPolicy: stringAllowEmpty(raw.retention_policy ?? d.retention_policy, 'influx.retention_policy'),
-    username: optionalString(raw.username, 'influx.username'),
-    password: optionalString(raw.password, 'influx.password'),
-    org: stringAllowEmpty(raw.org ?? d.org, 'influx.org'),
-    bucket: stringAllowEmpty(raw.bucket ?? d.bucket, 'influx.bucket'),
-    token: optionalString(raw.token, 'influx.token'),
-    measurement: string(raw.measurement ?? (schema === 'peper' ? 'measure' : d.measurement), 'influx.measurement'),
+    url: httpUrl(raw.url ?? d.url, `${path}.url`),
+    database: string(raw.database ?? d.database, `${path}.database`),
+    retentionPolicy: stringAllowEmpty(raw.retention_policy ?? d.retention_policy, `${path}.retention_policy`),
+    username: optionalString(raw.username, `${path}.username`),
+    password: optionalString(raw.password, `${path}.password`),
+    org: stringAllowEmpty(raw.org ?? d.org, `${path}.org`),
+    bucket: stringAllowEmpty(raw.bucket ?? d.bucket, `${path}.bucket`),
+    token: optionalString(raw.token, `${path}.token`),
+    measurement: string(raw.measurement ?? (schema === 'peper' ? 'measure' : d.measurement), `${path}.measurement`),
     schema,
-    createDatabase: boolean(raw.create_database ?? d.create_database, 'influx.create_database'),
-    timeoutMs: duration(raw.timeout ?? d.timeout, 'influx.timeout', 100),
+    createDatabase: boolean(raw.create_database ?? d.create_database, `${path}.create_database`),
+    timeoutMs: duration(raw.timeout ?? d.timeout, `${path}.timeout`, 100),
     batchSize
   }
 }

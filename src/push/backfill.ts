@@ -3,7 +3,7 @@
  * another, with a progress bar on a terminal and a plain line every 10% otherwise. Each job keeps
  * its own checkpoint, so running the same command again after Ctrl-C resumes where it stopped.
  */
-import type { Config } from '../config/schema.js'
+import type { Config, SensorConfig } from '../config/schema.js'
 import type { MeterPool } from '../meters/pool.js'
 import type { Writer } from '../sinks/writer.js'
 import type { Logger } from '../telemetry/logger.js'
@@ -20,6 +20,8 @@ export interface BackfillOptions {
   to: number
   step: number
   writer: Writer
+  /** A sensor's own database (`sensors[].influx`); the top-level writer without it. */
+  writerOf?: (sensor: SensorConfig) => Writer
   store: CheckpointStore
   metrics: SelfMetrics
   log: Logger
@@ -70,7 +72,7 @@ export async function runBackfill (opts: BackfillOptions): Promise<boolean> {
     show(resumed ?? opts.from)
     const result = await pushRange(sensor, source, { key, from: opts.from, to: opts.to, step: opts.step }, {
       config: opts.config,
-      writer: opts.writer,
+      writer: opts.writerOf?.(sensor) ?? opts.writer,
       store: opts.store,
       metrics: opts.metrics,
       log: opts.log,

@@ -29,7 +29,10 @@ const PUSH_ERROR_REASONS = [...EGAUGE_ERROR_CODES, ...WRITE_ERROR_CODES, STATE_F
 
 export interface PushLoopOptions {
   live: () => Live
+  /** The top-level database: the bridge's health, and every sensor without a writerOf. */
   writer: Writer
+  /** A sensor's own database (`sensors[].influx`); the top-level writer without it. */
+  writerOf?: (sensor: SensorConfig) => Writer
   store: CheckpointStore
   metrics: SelfMetrics
   log: Logger
@@ -143,7 +146,7 @@ export class PushLoop {
       await this.resume(sensor, source, now + skew, config)
       const result = await pushRange(sensor, source, { key: sensor.name, from: sensorTo - push.intervalMs / 1000, to: sensorTo, step: push.stepSeconds }, {
         config,
-        writer: this.opts.writer,
+        writer: this.writerOf(sensor),
         store: this.opts.store,
         metrics: this.opts.metrics,
         log: this.opts.log,
@@ -198,7 +201,8 @@ export class PushLoop {
    * without an answer, the sensor starts with the last interval, as before.
    */
   private async resume (sensor: SensorConfig, source: MeterSource, now: number, config: Config): Promise<void> {
-    const { writer, store, log } = this.opts
+    const { store, log } = this.opts
+    const writer = this.writerOf(sensor)
     if (store.get(sensor.name) !== undefined || writer.newest === undefined) return
     const series = sensorSeries(sensor, config.influx)
     if (series === undefined) {
@@ -237,6 +241,10 @@ export class PushLoop {
     } catch (err) {
       this.opts.log.warn({ code: errorCode(err) }, `the bridge's health (measurement ${HEALTH_MEASUREMENT}) not written this cycle: ${(err as Error).message}`)
     }
+  }
+
+  private writerOf (sensor: SensorConfig): Writer {
+    return this.opts.writerOf?.(sensor) ?? this.opts.writer
   }
 
   /** Saves what the cycle acknowledged; on failure the next cycle tries again. Never throws. */

@@ -33,6 +33,8 @@ export type PushFormat = 'xml' | 'json'
 export interface ReceiverOptions {
   influx: InfluxConfig
   writer: Writer
+  /** A sensor's own database (`sensors[].influx`); the top-level writer without it. */
+  writerOf?: (sensor: SensorConfig) => Writer
   /** The newest row of each sensor's last acknowledged push. */
   rows: RowStore
   metrics: SelfMetrics
@@ -112,9 +114,10 @@ export class Receiver {
     const batches = historyBatches(clean, sensor, lineProtocolOptions(sensor, influx, 's'), influx.batchSize)
     let points: number
     try {
-      await this.opts.writer.prepare(signal)
+      const writer = this.opts.writerOf?.(sensor) ?? this.opts.writer
+      await writer.prepare(signal)
       // No retries here: the meter is waiting, and sends the same rows again at its next interval.
-      points = await deliver(name, batches, { writer: this.opts.writer, metrics: this.opts.metrics, log, sleep, retries: 0, way: 'receive' }, signal)
+      points = await deliver(name, batches, { writer, metrics: this.opts.metrics, log, sleep, retries: 0, way: 'receive' }, signal)
     } catch (err) {
       if (!(err instanceof WriteError)) throw err
       throw this.fail(sensor, new ReceiveError(err.code, name, 503, `push not written, the meter will send it again: ${err.message}`, again), startedAt, history.rows.length)

@@ -261,6 +261,19 @@ t.test('check-config and migrate-config', async (t) => {
   writeFileSync(warn, 'sensors:\n  m1: {}\ndatabase:\n  database: { name: p, ip: h }\nforever: 1\n')
   t.equal((await run(['check-config', '--config', warn])).out, `warning: forever: unknown key in a legacy config, ignored\n${warn}: ok (legacy Peper format, 1 sensor)\n`)
   t.match((await run(['help'])).out, /^usage: egauge-bridge/)
+  // The values the 2019 script wrote differently from their text are named, the password never quoted.
+  const nice = await run(['check-config', '--config', join(configDir, 'peper-2019-nice.yml')])
+  t.match(nice.out, /^warning: sensors\.eGauge700\.CP: 06000 was read by the 2019 script as an octal integer \(YAML 1\.1: a leading 0\) and written as "3072"/m)
+  t.match(nice.out, /: ok \(legacy Peper format, 2 sensors\)\n$/)
+  // Node takes a new TZ at once (it resets its zone cache when process.env.TZ is set).
+  const zone = process.env.TZ
+  process.env.TZ = 'Europe/Paris'
+  const niceMigrated = await run(['migrate-config', join(configDir, 'peper-2019-nice.yml')])
+  if (zone === undefined) delete process.env.TZ
+  else process.env.TZ = zone
+  t.match(niceMigrated.out, /^ {6}CP: "3072"$/m, 'the script\'s value, quoted')
+  t.match(niceMigrated.out, /its points sit 3600 s in winter and 7200 s in summer after true UTC/, 'the host zone\'s offset')
+  t.match(niceMigrated.out, /^ {4}influx:\n {6}url: http:\/\/192\.168\.1\.11:8087\n {6}database: peper_nice_2$/m, 'the second sensor\'s own block')
 })
 
 t.test('the built binary: simulate serves a meter, once reads it, SIGTERM stops it', async (t) => {

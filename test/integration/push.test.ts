@@ -13,7 +13,7 @@ import { registerType } from '../../src/egauge/registers.js'
 import { backfillKey, runBackfill } from '../../src/push/backfill.js'
 import { CheckpointStore } from '../../src/push/checkpoints.js'
 import { PushLoop } from '../../src/push/loop.js'
-import { createWriter } from '../../src/sinks/writer.js'
+import { createWriter, WriterSet } from '../../src/sinks/writer.js'
 import { raw, virtualRaw } from '../../src/simulator/data.js'
 import { Simulator } from '../../src/simulator/server.js'
 import { testBridge, type TestBridge } from '../helpers/bridge.js'
@@ -208,34 +208,52 @@ t.test('a 401: checkpoint kept, error on the status page', async (t) => {
   t.notOk(page.includes('wrong') || page.includes(AUTH.password), 'no password on the page')
 })
 
-t.test('the legacy Peper config end to end: measure, its tags, the script values', async (t) => {
+t.test('the legacy Peper config end to end: measure, its tags as the script wrote them, the script values, a database per meter', async (t) => {
   nowMs = T0 * 1000
+  const port = new URL(influx.url).port
   const legacy = loadConfigText(`sensors:
   m1:
     name: m1
     iplocal: 192.168.1.20
-    GPS_lat: 48.85
-    GPS_long: 2.35
-    Ville: Paris
-    CP: 75000
-    Rue: 5 rue Pierre
+    GPS_lat: 43.70
+    GPS_long: 7.0
+    Ville: Nice
+    CP: 06000
+    Rue: yes
     Registre: [Grid=W, L1 Current=A]
+  m2:
+    name: m2
+    CP: "06000"
 database:
-  database: { name: peper, port: ${new URL(influx.url).port}, ip: 127.0.0.1, identifiant: ${AUTH.username}, mdp: ${AUTH.password} }
+  database: { name: peper, port: ${port}, ip: 127.0.0.1, identifiant: ${AUTH.username}, mdp: ${AUTH.password} }
+  database2: { name: peper2, port: ${port}, ip: 127.0.0.1, identifiant: ${AUTH.username}, mdp: ${AUTH.password} }
 `, {}).config
   t.equal(legacy.sensors[0]!.url, 'http://m1.egaug.es')
   t.equal(legacy.sensors[0]!.totals, false, 'the 2019 script never asked for the totals')
-  // The only change: the meter is the simulator, not the eGauge proxy (the pool reads it as the legacy sensor).
-  const sensors = [{ ...legacy.sensors[0]!, url: urls.m1 }]
-  const bridge = testBridge({ sensors: [{ name: 'm1', url: urls.m1, totals: false }] })
+  // The only change: the meters are the simulators, not the eGauge proxy (the pool reads them as the legacy sensors).
+  const sensors = legacy.sensors.map((s) => ({ ...s, url: urls[s.name as 'm1' | 'm2'] }))
+  const bridge = testBridge({ sensors: [{ name: 'm1', url: urls.m1, totals: false }, { name: 'm2', url: urls.m2, totals: false }] })
   t.teardown(() => bridge.close())
   bridge.live.config = { ...legacy, sensors, push: { ...legacy.push, stateFile: join(stateDir, 'peper.json') } }
-  const writer = createWriter(legacy.influx)
-  t.teardown(() => writer.close())
-  const loop = new PushLoop({ live: () => bridge.live, writer, store: CheckpointStore.open(join(stateDir, 'peper.json'), () => {}), metrics: bridge.metrics, log: { info: () => {}, warn: () => {}, error: () => {} }, now: clock })
-  await loop.runCycle()
+  const writers = new WriterSet(legacy.influx)
+  t.teardown(() => writers.close())
+  const loop = new PushLoop({ live: () => bridge.live, writer: writers.main, writerOf: (s) => writers.of(s), store: CheckpointStore.open(join(stateDir, 'peper.json'), () => {}), metrics: bridge.metrics, log: { info: () => {}, warn: () => {}, error: () => {} }, now: clock })
+  t.same((await loop.runCycle()).map((r) => [r.sensor, r.ok]), [['m1', true], ['m2', true]])
   const [tags] = await influx.query('SHOW TAG KEYS FROM measure', 'peper')
   t.same(tags!.series![0]!.values.flat(), ['CP', 'GPS_lat', 'GPS_long', 'ID', 'IP', 'Rue', 'Unit', 'Ville'])
+  // The tag values the 2019 script wrote: YAML 1.1 (PyYAML) read the file, Python's str() printed it.
+  const [series] = await influx.query('SHOW SERIES FROM measure WHERE "Unit" = \'W\'', 'peper')
+  t.same(series!.series![0]!.values.flat(), [[
+    'measure',
+    'CP=3072', // 06000: a leading 0 makes an octal integer in YAML 1.1; str(3072)
+    'GPS_lat=43.7', // 43.70: a float; str(43.7)
+    'GPS_long=7.0', // 7.0: a float; Python prints 7.0 (JavaScript would print 7)
+    'ID=m1',
+    'IP=192.168.1.20',
+    'Rue=True', // yes: a YAML 1.1 boolean; str(True)
+    'Unit=W',
+    'Ville=Nice'
+  ].join(',')])
   const [res] = await influx.query(`SELECT "Grid", "L1 Current", "HVAC", "L1 Voltage", "Unit" FROM measure WHERE time = ${T0}s`, 'peper')
   const rows = res!.series![0]!.values as Array<[number, number | null, number | null, number | null, number | null, string]>
   const field = (i: number): number => rows.find((r) => r[i] !== null)![i] as number
@@ -250,6 +268,13 @@ database:
   const names = fields!.series![0]!.values.map((v) => v[0])
   t.same(names.filter((n) => String(n).startsWith('Total')), [], 'the 2019 columns only: no totals, as the script never asked for them')
   t.equal(names.length, 24, 'the 24 registers')
+  // Each meter in the database of its block.
+  const [ids] = await influx.query('SHOW TAG VALUES FROM measure WITH KEY = "ID"', 'peper')
+  t.same(ids!.series![0]!.values.map((v) => v[1]), ['m1'], 'the first block: the first sensor only')
+  const [second] = await influx.query('SHOW SERIES FROM measure WHERE "Unit" = \'W\'', 'peper2')
+  t.same(second!.series![0]!.values.flat(), ['measure,CP=06000,ID=m2,Unit=W'], 'the second block: the second sensor, its quoted CP as typed')
+  const [count2] = await influx.query('SELECT count("Grid") FROM measure', 'peper2')
+  t.equal(count2!.series![0]!.values[0]![1], 300)
 })
 
 t.test('InfluxDB v2 API (VictoriaMetrics): every second once, even after re-sending', async (t) => {

@@ -127,6 +127,45 @@ t.test('the 2019 Peper config loads unchanged and maps as the README migration s
   t.same(config.push, { intervalMs: 300_000, stepSeconds: 1, concurrency: 8, stateFile: './egauge-bridge-state.json' })
 })
 
+t.test('legacy: every value read as the 2019 script read it (YAML 1.1, then Python\'s str()), and named where that differs', async (t) => {
+  const { config, warnings } = loadConfigText(read('peper-2019-nice.yml'), {})
+  const [a, b] = config.sensors
+  t.same(a!.tags, {
+    ID: 'eGauge700',
+    IP: '192.168.1.40',
+    GPS_lat: '43.7', // a float; Python prints 43.70 as 43.7
+    GPS_long: '7.0', // a float; Python prints it 7.0, where JavaScript prints 7
+    Ville: 'Nice',
+    CP: '3072', // YAML 1.1: a leading 0 makes 06000 an octal integer, 3072
+    Rue: 'True' // YAML 1.1: yes is a boolean, which Python prints True
+  })
+  t.same(b!.tags, { ID: 'eGauge701', IP: '192.168.1.41', GPS_lat: '43.7', GPS_long: '7.25', Ville: 'Nice', CP: '06100', Rue: '2 rue de France' }, 'quoted values stay as typed')
+  t.same(warnings, [
+    'sensors.eGauge700.GPS_lat: 43.70 was read by the 2019 script as a float and written as "43.7"; the bridge writes "43.7" too, so the series continue (quote it, "43.70", to start new series with the value as typed)',
+    'sensors.eGauge700.CP: 06000 was read by the 2019 script as an octal integer (YAML 1.1: a leading 0) and written as "3072"; the bridge writes "3072" too, so the series continue (quote it, "06000", to start new series with the value as typed)',
+    'sensors.eGauge700.Rue: yes was read by the 2019 script as a YAML 1.1 boolean and written as "True"; the bridge writes "True" too, so the series continue (quote it, "yes", to start new series with the value as typed)'
+  ])
+})
+
+t.test('legacy: one database block per sensor, in order; a count that cannot be mapped is refused', async (t) => {
+  const { config } = loadConfigText(read('peper-2019-nice.yml'), {})
+  const [a, b] = config.sensors
+  t.equal(a!.influx, undefined, 'the first sensor: the first block, the top-level influx')
+  t.same([config.influx.url, config.influx.database, config.influx.username, config.influx.password], ['http://192.168.1.10:8086', 'peper_nice', 'admin_influx', 'example-password'])
+  t.same([b!.influx!.url, b!.influx!.database, b!.influx!.username, b!.influx!.password], ['http://192.168.1.11:8087', 'peper_nice_2', 'other_user', 'other-password'])
+  t.same([b!.influx!.schema, b!.influx!.measurement, b!.influx!.createDatabase], ['peper', 'measure', true], 'the rest inherited')
+  const three = 'sensors:\n  a: {}\n  b: {}\n  c: {}\ndatabase:\n  d1: { name: x, ip: h }\n  d2: { name: y, ip: h }\n'
+  t.throws(() => loadConfigText(three, {}), new ConfigError('database', '2 database blocks for 3 sensors: the 2019 script wrote the i-th sensor into the i-th block, so give one block per sensor in the order of the sensors, or one block for all of them'))
+  const one = loadConfigText('sensors:\n  a: {}\n  b: {}\ndatabase:\n  database: { name: x, ip: h }\n', {}).config
+  t.same(one.sensors.map((s) => s.influx), [undefined, undefined], 'one block: every sensor writes there')
+})
+
+t.test('a modern sensor with its own database: the target keys only', async (t) => {
+  const { config } = loadConfigText('influx: { url: "http://a:8086", database: main, batch_size: 10 }\nsensors:\n  - name: s\n    influx: { database: other }\n', {})
+  t.same([config.sensors[0]!.influx!.url, config.sensors[0]!.influx!.database, config.sensors[0]!.influx!.batchSize], ['http://a:8086', 'other', 10])
+  t.throws(() => loadConfigText('sensors:\n  - name: s\n    influx: { schema: peper }\n', {}), new ConfigError('sensors[0].influx.schema', 'unknown key (allowed: url, database, retention_policy, username, password, org, bucket, token)'))
+})
+
 t.test('legacy: unknown keys are warnings, Registre as a mapping', async (t) => {
   const { config, warnings } = loadConfigText('sensors:\n  m1: { Registre: { Grid: W }, colour: red }\ndatabase:\n  database: { name: p, ip: h }\nforever: yes\n', {})
   t.same(warnings, ['forever: unknown key in a legacy config, ignored', 'sensors.m1.colour: unknown key in a legacy sensor, ignored'])
