@@ -18,6 +18,8 @@ const undici = lazyRequire<typeof import('undici')>('undici')
 /** Never more than this many requests in flight per meter (ARCHITECTURE.md, "The meter side"). */
 export const MAX_IN_FLIGHT = 2
 
+const REDIRECTS = new Set([301, 302, 303, 307, 308])
+
 /** A meter's answer body and how long it took. */
 export interface TransportAnswer {
   text: string
@@ -28,7 +30,8 @@ export interface TransportAnswer {
 export class MeterTransport {
   readonly sensor: PulledSensor
   private pool: Pool | undefined
-  private readonly origin: string
+  /** Where requests go: the sensor's URL's origin, or the https one it redirected to. */
+  private origin: string
   private readonly basePath: string
   private readonly counters: SourceCounters
   private digest: { challenge: DigestChallenge, nc: number } | undefined
@@ -87,6 +90,43 @@ export class MeterTransport {
   }
 
   private async get (target: string, signal: AbortSignal): Promise<string> {
+    for (;;) {
+      const answer = await this.getOnce(target, signal)
+      if (typeof answer === 'string') return answer
+      target = this.followRedirect(answer)
+    }
+  }
+
+  /**
+   * A redirect is followed only from http to https on the same host (a meter that moved to TLS),
+   * and the transport stays on https from then on; so one hop at most, as any redirect from https
+   * is refused. Credentials never go to another host: any other redirect is an error naming
+   * where it pointed, without its query or credentials.
+   */
+  private followRedirect (redirect: { status: number, location: string | undefined }): string {
+    const name = this.sensor.name
+    const from = new URL(this.origin)
+    let to: URL | undefined
+    try {
+      to = redirect.location === undefined ? undefined : new URL(redirect.location, from)
+    } catch {}
+    if (to === undefined) throw new EgaugeError('EGAUGE_HTTP_STATUS', name, `meter answered HTTP ${redirect.status} without a usable Location`, redirect.status)
+    const shown = `${to.origin}${to.pathname}`
+    if (from.protocol !== 'http:' || to.protocol !== 'https:' || to.hostname !== from.hostname) {
+      throw new EgaugeError('EGAUGE_HTTP_STATUS', name, `meter redirected (HTTP ${redirect.status}) to ${shown}; the bridge follows only http to https on the same host: set the sensor's url to where the meter is`, redirect.status)
+    }
+    // In-flight requests finish on the old pool; the next ones go to the https origin.
+    const old = this.pool
+    this.pool = undefined
+    old?.close().catch(() => {})
+    this.origin = to.origin
+    this.digest = undefined
+    this.basic = false
+    return to.pathname + to.search
+  }
+
+  /** One request with its auth round trip: the body, or the redirect to follow. */
+  private async getOnce (target: string, signal: AbortSignal): Promise<string | { status: number, location: string | undefined }> {
     let res = await this.send(target, signal)
     if (res.statusCode === 401) {
       const header = res.headers['www-authenticate']
@@ -104,6 +144,11 @@ export class MeterTransport {
         this.digest = undefined
         throw new EgaugeError('EGAUGE_AUTH', this.sensor.name, 'meter refused the credentials (HTTP 401)', 401)
       }
+    }
+    if (REDIRECTS.has(res.statusCode)) {
+      await res.body.dump()
+      const location = res.headers.location
+      return { status: res.statusCode, location: Array.isArray(location) ? location[0] : location }
     }
     if (res.statusCode < 200 || res.statusCode >= 300) {
       await res.body.dump()

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import { validateConfig, type PulledSensor } from '../../../src/config/schema.js'
@@ -262,4 +264,55 @@ t.test('a 20 kB challenge header is a meter answer too large, not a meter unreac
   t.teardown(() => client.close())
   const err = await rejects(t, client.fetchInst(), 'EGAUGE_TOO_LARGE')
   t.equal(err.message, 'sensor m1: meter answered with headers larger than 16 KiB')
+})
+
+t.test('redirects: http to https on the same host is followed once and remembered; any other is an error naming the target', async (t) => {
+  const sim = new Simulator({ seed: 5, auth: { username: 'owner', password: 'redirect-secret' } })
+  const tls = { key: readFileSync(new URL('../../fixtures/tls/meter-key.pem', import.meta.url)), cert: readFileSync(new URL('../../fixtures/tls/meter-cert.pem', import.meta.url)) }
+  // The meter on TLS: the simulator's answers behind a self-signed certificate, Digest included.
+  const inner = await sim.listen()
+  t.teardown(() => sim.close())
+  const relay = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const r = await fetch(inner + req.url!, { headers: req.headers.authorization === undefined ? {} : { authorization: req.headers.authorization } })
+    const headers: Record<string, string> = {}
+    r.headers.forEach((v, k) => { if (k !== 'content-length' && k !== 'transfer-encoding' && k !== 'connection' && k !== 'keep-alive') headers[k] = v })
+    res.writeHead(r.status, headers).end(await r.text())
+  }
+  const https = createHttpsServer(tls, (req, res) => { relay(req, res).catch(() => res.destroy()) })
+  await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { https.closeAllConnections(); https.close() })
+  const tlsPort = (https.address() as AddressInfo).port
+  const plainRequests: string[] = []
+  const plain = await fakeMeter(t, (req, res) => {
+    plainRequests.push(`${req.url!} ${req.headers.authorization ?? ''}`)
+    res.writeHead(301, { location: `https://127.0.0.1:${tlsPort}${req.url!}` }).end()
+  })
+  const meter = new MeterClient(sensor(plain, { tls_insecure: true, username: 'owner', password: 'redirect-secret' }))
+  t.teardown(() => meter.close())
+  t.match((await meter.fetchInst()).xml, /<data serial=/)
+  t.match((await meter.fetchShow({ step: 1, rows: 2 })).xml, /<group serial=/)
+  t.same(plainRequests, [`${INST_PATH} `], 'one request over http, without credentials; the rest went to https')
+  t.ok(sim.requests.some((r) => r.authorization?.startsWith('Digest ') === true), 'Digest answered on https')
+
+  const cases: Array<[string, RegExp]> = [
+    ['https://elsewhere.example/cgi-bin/egauge?token=abc', /^sensor m1: meter redirected \(HTTP 301\) to https:\/\/elsewhere\.example\/cgi-bin\/egauge; the bridge follows only http to https on the same host: set the sensor's url to where the meter is$/],
+    [`http://127.0.0.1:${tlsPort}/x`, /to http:\/\/127\.0\.0\.1:\d+\/x; the bridge follows only/],
+    ['', /^sensor m1: meter answered HTTP 301 without a usable Location$/],
+    ['http://[invalid', /^sensor m1: meter answered HTTP 301 without a usable Location$/]
+  ]
+  for (const [location, message] of cases) {
+    const url = await fakeMeter(t, (_req, res) => { res.writeHead(301, location === '' ? {} : { location }).end() })
+    const other = new MeterClient(sensor(url))
+    const err = await rejects(t, other.fetchInst(), 'EGAUGE_HTTP_STATUS')
+    t.match(err.message, message, location)
+    t.notMatch(err.message, /token=abc/, 'never the query')
+    await other.close()
+  }
+  // From https, nothing is followed (not even back to http).
+  const back = createHttpsServer(tls, (_req, res) => { res.writeHead(302, { location: plain + '/cgi-bin/egauge' }).end() })
+  await new Promise<void>((resolve) => back.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { back.closeAllConnections(); back.close() })
+  const down = new MeterClient(sensor(`https://127.0.0.1:${(back.address() as AddressInfo).port}`, { tls_insecure: true }))
+  t.match((await rejects(t, down.fetchInst(), 'EGAUGE_HTTP_STATUS')).message, /^sensor m1: meter redirected \(HTTP 302\) to http:\/\/127\.0\.0\.1:\d+\/cgi-bin\/egauge; the bridge follows only http to https/)
+  await down.close()
 })
