@@ -46,6 +46,8 @@ export const MAX_REQUEST_LOG = 10_000
 /** Digest nonces remembered; older ones are refused (a new challenge follows). */
 export const MAX_NONCES = 1000
 const UNITS: Record<string, number> = { S: 1, m: 60, h: 3600, d: 86400 }
+/** Rows one egauge-show answer holds at most (a day of seconds): the simulator's own bound. */
+export const MAX_SHOW_ROWS = 86_400
 
 export class Simulator {
   readonly model: MeterModel
@@ -111,15 +113,20 @@ export class Simulator {
       const skip = num(params.get('s')) ?? 0
       const req: ShowRequest = {
         step: UNITS[unit]! * (skip + 1),
-        rows: Math.min(num(params.get('n')) ?? 1, 100_000),
+        // `n` is a maximum: without it, every row back to `t` (or to the epoch), as a meter answers
+        // the 2019 script's `S&s=0&t=<last>`. MAX_SHOW_ROWS bounds what one answer costs here.
+        rows: Math.min(num(params.get('n')) ?? MAX_SHOW_ROWS, MAX_SHOW_ROWS),
+        extra: flags.has('e'),
         virtuals: flags.has('a'),
         delta: flags.has('C'),
         relative: flags.has('E')
       }
       const f = num(params.get('f'))
       const t = num(params.get('t'))
+      const w = num(params.get('w'))
       if (f !== undefined) req.first = f
       if (t !== undefined) req.last = t
+      if (w !== undefined) req.newerThan = w
       const times = params.get('T')
       if (times !== undefined) req.times = times.split(',').map((x) => x === 'now' ? now : Number(x)).filter(Number.isFinite)
       return { status: 200, body: showXml(this.model, now, req) }

@@ -42,6 +42,10 @@ export interface ShowRequest {
   first?: number
   /** Oldest row wanted. */
   last?: number
+  /** `w`: only rows newer than this; none yet gives an empty block with `wait_time`. */
+  newerThan?: number
+  /** `e`: one stored row beyond the requested range (no effect with `T` or `w`). */
+  extra?: boolean
   /** Explicit timestamps (`T=`), newest first. Each gets its own <data> block. */
   times?: number[]
   /** `a`: total and virtual registers as the first columns, named as stored data names them. */
@@ -74,10 +78,15 @@ export function planRows (model: MeterModel, now: number, req: ShowRequest): Blo
   }
   const blocks: Block[] = []
   let x = Math.min(req.first ?? now, now)
-  const oldest = Math.max(req.last ?? model.epoch, model.epoch)
+  const bound = Math.max(req.last ?? model.epoch, req.newerThan === undefined ? model.epoch : req.newerThan + 1, model.epoch)
+  // `e` reaches one stored row past the range, whatever its resolution there ("passing N+1 for
+  // n has no effect" where rows are coarser, XML API §3.1); never with `w`.
+  const extra = req.extra === true && req.newerThan === undefined
+  const oldest = extra ? model.epoch : bound
   let count = 0
+  let beyond = 0
   let previous: number | undefined
-  while (count < req.rows && x >= oldest) {
+  while (count < req.rows + (extra ? 1 : 0) && x >= oldest && beyond === 0) {
     const res = Math.max(req.step, resolutionAt(now, x))
     const t = Math.floor(x / res) * res
     if (t < oldest) break
@@ -91,6 +100,7 @@ export function planRows (model: MeterModel, now: number, req: ShowRequest): Blo
         blocks.push({ timeStamp: t, timeDelta: res, times: [t] })
       }
       previous = t
+      if (t < bound || count === req.rows) beyond++
       count++
     }
     x = t - req.step
@@ -107,7 +117,7 @@ export function showXml (model: MeterModel, now: number, req: ShowRequest): stri
  * The egauge-show document of given blocks of rows: what the meter answers a request, and what
  * it pushes (simulator/pusher.ts).
  */
-export function historyXml (model: MeterModel, now: number, blocks: Block[], req: Pick<ShowRequest, 'step' | 'virtuals' | 'delta' | 'relative'>): string {
+export function historyXml (model: MeterModel, now: number, blocks: Block[], req: Pick<ShowRequest, 'step' | 'virtuals' | 'delta' | 'relative' | 'newerThan'>): string {
   const columns: Array<{ name: string, type: string, value: (t: number) => bigint }> = []
   if (req.virtuals) {
     // Stored data name the totals `use` and `gen` (fixture show-esolarmonitor-daily-virtual.xml).
@@ -139,7 +149,9 @@ export function historyXml (model: MeterModel, now: number, blocks: Block[], req
     out += '</data>\n'
   })
   if (blocks.length === 0) {
-    out += `<data columns="${columns.length}" time_stamp="${hex(now)}" time_delta="${req.step}" epoch="${hex(model.epoch)}">\n`
+    // Asked for rows newer than a time not yet stored (`w`): how long until there are.
+    const wait = req.newerThan !== undefined && req.newerThan >= now ? ` wait_time="${req.newerThan + 1 - now}"` : ''
+    out += `<data columns="${columns.length}" time_stamp="${hex(now)}" time_delta="${req.step}" epoch="${hex(model.epoch)}"${wait}>\n`
     for (const c of columns) out += ` <cname t="${c.type}">${esc(c.name)}</cname>\n`
     out += '</data>\n'
   }
