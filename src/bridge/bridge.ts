@@ -167,7 +167,6 @@ export function createBridge (opts: BridgeOptions): Bridge {
     })),
     receiver: () => (receiver ??= new Receiver({
       influx: opts.config.influx,
-      writer: bridge.writer(),
       writerOf: bridge.writerOf,
       rows: new RowStore(opts.config.push.stateFile, (message) => log.warn({ stateFile: opts.config.push.stateFile }, message)),
       metrics,

@@ -118,12 +118,11 @@ function registerUnits (value: unknown, path: string): Record<string, string> {
   let entries: Array<[string, string]>
   if (Array.isArray(value)) {
     entries = value.map((v, i) => splitEntry(scalar(v, `${path}[${i}]`), `${path}[${i}]`))
-  } else if (typeof value === 'string') {
-    entries = value.split(',').filter((p) => p.trim() !== '').map((p) => splitEntry(p, path))
   } else if (typeof value === 'object') {
     entries = Object.entries(value).map(([k, v]) => [k, scalar(v, `${path}.${k}`)])
   } else {
-    throw new ConfigError(path, 'must be a list of "Register=Unit" entries')
+    // Read as the script read it (python-yaml.ts), every scalar is a string.
+    entries = String(value).split(',').filter((p) => p.trim() !== '').map((p) => splitEntry(p, path))
   }
   return Object.fromEntries(entries)
 }

@@ -86,6 +86,8 @@ export function migrateConfigText (text: string, zone?: HostZone): string {
 function readLegacyText (text: string): PythonReading {
   try {
     return readAsPython(text)
+    /* c8 ignore next 3 -- the same parser has just read this text (parseYamlText); kept so that
+       no error of a second reading can escape as anything but a ConfigError */
   } catch (err) {
     throw new ConfigError('', `invalid YAML: ${(err as Error).message.split('\n')[0]}`)
   }

@@ -148,7 +148,7 @@ export class MeterTransport {
     if (REDIRECTS.has(res.statusCode)) {
       await res.body.dump()
       const location = res.headers.location
-      return { status: res.statusCode, location: Array.isArray(location) ? location[0] : location }
+      return { status: res.statusCode, location: typeof location === 'string' ? location : undefined }
     }
     if (res.statusCode < 200 || res.statusCode >= 300) {
       await res.body.dump()

@@ -32,9 +32,8 @@ export type PushFormat = 'xml' | 'json'
 
 export interface ReceiverOptions {
   influx: InfluxConfig
-  writer: Writer
-  /** A sensor's own database (`sensors[].influx`); the top-level writer without it. */
-  writerOf?: (sensor: SensorConfig) => Writer
+  /** Where a sensor's points go: its own database (`sensors[].influx`) or the top-level one. */
+  writerOf: (sensor: SensorConfig) => Writer
   /** The newest row of each sensor's last acknowledged push. */
   rows: RowStore
   metrics: SelfMetrics
@@ -114,7 +113,7 @@ export class Receiver {
     const batches = historyBatches(clean, sensor, lineProtocolOptions(sensor, influx, 's'), influx.batchSize)
     let points: number
     try {
-      const writer = this.opts.writerOf?.(sensor) ?? this.opts.writer
+      const writer = this.opts.writerOf(sensor)
       await writer.prepare(signal)
       // No retries here: the meter is waiting, and sends the same rows again at its next interval.
       points = await deliver(name, batches, { writer, metrics: this.opts.metrics, log, sleep, retries: 0, way: 'receive' }, signal)

@@ -147,6 +147,25 @@ t.test('legacy: every value read as the 2019 script read it (YAML 1.1, then Pyth
   ])
 })
 
+t.test('legacy: a database value or a Registre unit read differently is named, a password never quoted', async (t) => {
+  const { config, warnings } = loadConfigText('sensors:\n  m1: { Registre: { Grid: 010 } }\ndatabase:\n  database: { name: p, ip: h, port: 0x1F96, mdp: yes }\n', {})
+  t.equal(config.influx.url, 'http://h:8086', 'port 0x1F96 was the integer 8086')
+  t.equal(config.influx.password, 'True', 'what the script sent for the password yes')
+  t.same(config.sensors[0]!.registerUnits, { Grid: '8' })
+  t.same(warnings, [
+    'sensors.m1.Registre.Grid: 010 was read by the 2019 script as an octal integer (YAML 1.1: a leading 0) and used as "8"; the bridge uses "8" too',
+    'database.database.port: 0x1F96 was read by the 2019 script as a hexadecimal integer and used as "8086"; the bridge uses "8086" too',
+    'database.database.mdp: the 2019 script read this password as a YAML 1.1 boolean and sent Python\'s str() of it; the bridge sends the same (quote the password in the file to send it as typed)'
+  ])
+  t.notMatch(warnings.join('\n'), /yes|True/, 'the password in neither form')
+  const none = loadConfigText('sensors:\n  m1: { CP: ~, Ville: }\ndatabase:\n  database: { name: p, ip: h }\n', {})
+  t.same(none.config.sensors[0]!.tags, { ID: 'm1' }, 'None: no such tag, as the script wrote none')
+  t.same(none.warnings, [
+    'sensors.m1.CP: empty (~): the 2019 script read None and wrote no such tag; the bridge writes none either',
+    'sensors.m1.Ville: empty (no value): the 2019 script read None and wrote no such tag; the bridge writes none either'
+  ])
+})
+
 t.test('legacy: one database block per sensor, in order; a count that cannot be mapped is refused', async (t) => {
   const { config } = loadConfigText(read('peper-2019-nice.yml'), {})
   const [a, b] = config.sensors

@@ -63,4 +63,5 @@ t.test('a document: quoted scalars as typed, keys resolved too, aliases followed
   t.same(r.mangled.map((m) => [m.path, m.typed, m.written]), [['a.CP', '06000', '3072'], ['a.n', '', 'None'], ['a.list[0]', '010', '8'], ['a.0123 (a key)', '0123', '83']])
   t.throws(() => readAsPython('a: &a x\nb: [' + Array(101).fill('*a').join(', ') + ']\n'), /more than 100 aliases/)
   t.throws(() => readAsPython('a: [\n'), Error)
+  t.same(readAsPython('{a, b: +1.5, c: -0x1F, d: +.inf}\n').value, { a: null, b: '1.5', c: '-31', d: 'inf' }, 'a key without a value is None; signs')
 })
