@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path'
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml'
 import { ConfigError, errorCode } from '../model/errors.js'
 import { isLegacy, migrateLegacy, timeNote, type HostZone } from './legacy.js'
-import { readAsPython, type PythonReading } from './python-yaml.js'
+import { readAsPython } from './python-yaml.js'
 import { validateConfig, type Config } from './schema.js'
 
 export interface LoadedConfig {
@@ -61,7 +61,7 @@ export function loadConfigFile (file: string, env: NodeJS.ProcessEnv = process.e
 export function loadConfigText (text: string, env: NodeJS.ProcessEnv = process.env): Omit<LoadedConfig, 'source'> {
   const raw = substitute(parseYamlText(text), '', env) ?? {}
   if (isLegacy(raw)) {
-    const legacy = readLegacyText(text)
+    const legacy = readAsPython(text)
     const { config, warnings } = migrateLegacy(substitute(legacy.value, '', env) as Record<string, unknown>, legacy.mangled)
     return { config: validateConfig(config), legacy: true, warnings }
   }
@@ -74,23 +74,12 @@ export function loadConfigText (text: string, env: NodeJS.ProcessEnv = process.e
  */
 export function migrateConfigText (text: string, zone?: HostZone): string {
   if (!isLegacy(parseYamlText(text))) throw new ConfigError('', 'this file is already in the modern format')
-  const legacy = readLegacyText(text)
+  const legacy = readAsPython(text)
   const { config, warnings } = migrateLegacy(legacy.value as Record<string, unknown>, legacy.mangled)
   if (zone !== undefined) warnings.push(timeNote(zone))
   const notes = warnings.map((w) => `# note: ${w}\n`).join('')
   // Strings that YAML 1.2 would read as numbers or booleans (`"3072"`, `"7.0"`, `"True"`) are quoted.
   return `# Migrated from a legacy Peper config by egauge-bridge migrate-config.\n${notes}${stringifyYaml(config)}`
-}
-
-/** A legacy file, read as the 2019 script read it (python-yaml.ts). */
-function readLegacyText (text: string): PythonReading {
-  try {
-    return readAsPython(text)
-    /* c8 ignore next 3 -- the same parser has just read this text (parseYamlText); kept so that
-       no error of a second reading can escape as anything but a ConfigError */
-  } catch (err) {
-    throw new ConfigError('', `invalid YAML: ${(err as Error).message.split('\n')[0]}`)
-  }
 }
 
 function parseYamlText (text: string): unknown {

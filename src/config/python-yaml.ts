@@ -6,6 +6,7 @@
  * for None), and a note for every value that the old script wrote differently from its text.
  */
 import { isAlias, isMap, isScalar, isSeq, parseDocument, Scalar } from 'yaml'
+import { ConfigError } from '../model/errors.js'
 
 /** As many aliases as the modern loader allows (an alias bomb is refused, not expanded). */
 const MAX_ALIASES = 100
@@ -16,15 +17,15 @@ export interface PythonReading {
   mangled: Array<{ path: string, typed: string, written: string, why: string }>
 }
 
-/** Reads YAML text as PyYAML's default loader and Python's `str()` do; throws Error on invalid YAML. */
+/** Reads YAML text as PyYAML's default loader and Python's `str()` do; throws ConfigError on invalid YAML. */
 export function readAsPython (text: string): PythonReading {
   const doc = parseDocument(text, { schema: 'failsafe', merge: false })
-  if (doc.errors.length > 0) throw new Error(doc.errors[0]!.message)
+  if (doc.errors.length > 0) throw new ConfigError('', `invalid YAML: ${doc.errors[0]!.message.split('\n')[0]}`)
   const mangled: PythonReading['mangled'] = []
   let aliases = 0
   const walk = (node: unknown, path: string): unknown => {
     if (isAlias(node)) {
-      if (++aliases > MAX_ALIASES) throw new Error(`more than ${MAX_ALIASES} aliases`)
+      if (++aliases > MAX_ALIASES) throw new ConfigError('', `invalid YAML: more than ${MAX_ALIASES} aliases`)
       return walk(node.resolve(doc), path)
     }
     if (isMap(node)) {
