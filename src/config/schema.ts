@@ -9,7 +9,7 @@ import type { Schema } from '../model/output.js'
 import { formatDuration, parseDuration, parseSize } from './duration.js'
 
 /** The meter protocols a sensor can speak (meters/factory.ts maps each to a source). */
-export const METER_APIS = ['xml'] as const
+export const METER_APIS = ['xml', 'webapi'] as const
 export type MeterApi = typeof METER_APIS[number]
 
 export interface SensorConfig {

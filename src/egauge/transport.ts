@@ -26,6 +26,21 @@ export interface TransportAnswer {
   fetchSeconds: number
 }
 
+/** One request of a protocol that authenticates itself (the WebAPI's bearer token). */
+export interface Exchange {
+  method: 'GET' | 'POST'
+  path: string
+  /** The Authorization header to send, if any. */
+  authorization?: string
+  /** A JSON body (POST). */
+  body?: string
+}
+
+/** Any status, with its body (within the size cap): the protocol decides what it means. */
+export interface ExchangeAnswer extends TransportAnswer {
+  status: number
+}
+
 /** One meter's connections. Call close() when the sensor goes away. */
 export class MeterTransport {
   readonly sensor: PulledSensor
@@ -70,8 +85,31 @@ export class MeterTransport {
     await this.pool?.close()
   }
 
-  /** GETs a path below the sensor's URL within its timeout. Throws EgaugeError. */
+  /** GETs a path below the sensor's URL within its timeout, with Digest or Basic as the meter asks. Throws EgaugeError. */
   async fetch (path: string, signal?: AbortSignal): Promise<TransportAnswer> {
+    return await this.withDeadline(signal, async (combined) => await this.get(this.basePath + path, combined))
+  }
+
+  /**
+   * One request below the sensor's URL within its timeout, answered whatever its status (JSON
+   * accepted, no redirect followed, no Digest or Basic): for a protocol that authenticates
+   * itself. Throws EgaugeError for what is not an answer (timeout, unreachable, too large).
+   */
+  async exchange (req: Exchange, signal?: AbortSignal): Promise<ExchangeAnswer> {
+    let status = 0
+    const answer = await this.withDeadline(signal, async (combined) => {
+      this.counters.onUpstreamRequest?.()
+      const headers: Record<string, string> = { accept: 'application/json' }
+      if (req.authorization !== undefined) headers.authorization = req.authorization
+      if (req.body !== undefined) headers['content-type'] = 'application/json'
+      const res = await this.connections().request({ path: this.basePath + req.path, method: req.method, headers, body: req.body, signal: combined })
+      status = res.statusCode
+      return await this.readCapped(res)
+    })
+    return { ...answer, status }
+  }
+
+  private async withDeadline (signal: AbortSignal | undefined, run: (signal: AbortSignal) => Promise<string>): Promise<TransportAnswer> {
     // The first request loads undici; the meter's timeout starts after that, not before.
     try {
       this.connections()
@@ -82,7 +120,7 @@ export class MeterTransport {
     const timeout = AbortSignal.timeout(this.sensor.timeoutMs)
     const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout])
     try {
-      const text = await this.get(this.basePath + path, combined)
+      const text = await run(combined)
       return { text, fetchSeconds: (performance.now() - started) / 1000 }
     } catch (err) {
       throw this.classify(err, combined, performance.now() - started)

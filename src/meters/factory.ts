@@ -4,6 +4,7 @@
  * entry here and one client in egauge/.
  */
 import type { MeterApi, PulledSensor } from '../config/schema.js'
+import { WebApiClient } from '../egauge/webapi/client.js'
 import { XmlClient } from '../egauge/xml/client.js'
 import { EgaugeError } from '../model/errors.js'
 import type { MeterSource, SourceCounters } from '../model/source.js'
@@ -12,7 +13,8 @@ import { redactingErrors, secretForms } from '../util/redact.js'
 export type SourceFactory = (sensor: PulledSensor, counters: SourceCounters) => MeterSource
 
 const protocols: Record<MeterApi, SourceFactory> = {
-  xml: (sensor, counters) => new XmlClient(sensor, counters)
+  xml: (sensor, counters) => new XmlClient(sensor, counters),
+  webapi: (sensor, counters) => new WebApiClient(sensor, counters)
 }
 
 /** The protocol's own client for a sensor, as configured by `api`. */
@@ -36,6 +38,7 @@ export function redacting (source: MeterSource, secrets: readonly string[]): Met
     current: async (signal) => await redactingErrors(async () => await source.current(signal), EgaugeError, secrets),
     history: async (query, signal) => await redactingErrors(async () => await source.history(query, signal), EgaugeError, secrets),
     retention: () => source.retention(),
-    close: async () => { await source.close() }
+    close: async () => { await source.close() },
+    ...(source.tokenState === undefined ? {} : { tokenState: () => source.tokenState!() })
   }
 }

@@ -106,3 +106,18 @@ export class ConfigError extends Error {
     this.path = path
   }
 }
+
+/**
+ * Runs a protocol's parser on a meter's answer: ParseError becomes EGAUGE_PARSE for this sensor,
+ * LimitError EGAUGE_TOO_LARGE. The parsers throw nothing else (property tests hold them to it).
+ */
+export function parsedAnswer<T> (sensor: string, parse: () => T): T {
+  try {
+    return parse()
+  } catch (err) {
+    if (err instanceof LimitError) throw new EgaugeError('EGAUGE_TOO_LARGE', sensor, `meter answer too large: ${err.message}`)
+    /* c8 ignore next -- see above */
+    if (!(err instanceof ParseError)) throw err
+    throw new EgaugeError('EGAUGE_PARSE', sensor, `unreadable meter answer: ${err.message}`)
+  }
+}

@@ -21,6 +21,8 @@ export interface MeterSource {
   retention: () => Retention
   /** Releases connections; the source is not used afterwards. */
   close: () => Promise<void>
+  /** For a protocol that logs in (the WebAPI): its token's state, never the token. */
+  tokenState?: () => 'none' | 'valid' | 'refused'
 }
 
 /** A parsed answer as the pull path caches and renders it. */

@@ -34,6 +34,8 @@ export interface StatusPageInput {
   sensors: SensorStatus[]
   /** Timeouts for the snippets, by sensor. */
   timeoutsMs: Map<string, number>
+  /** How each pulled meter is read: its protocol and, for the WebAPI, its login's state. */
+  protocols: Map<string, string>
   meters: Map<string, MeterView>
   /** How this page was reached (scheme://host), for the snippets. */
   baseUrl: string
@@ -215,7 +217,7 @@ function sensorCard (s: SensorStatus, input: StatusPageInput): string {
     ? `<p class="muted">${esc(view?.note ?? (view === undefined ? 'Values are shown for the first sensors only.' : 'No values.'))}</p>`
     : valuesTable(view.readings, view.today)
   return `<section class="sensor ${s.state}" id="sensor-${esc(s.name)}">
-<header><h2>${esc(s.name)}</h2><span class="state">${s.state}</span>${power === undefined ? '' : `<span class="now">${esc(power.register)}: <strong>${esc(formatValue(power.rate, power.unit))}</strong></span>`}<span class="url">${esc(s.url)}</span></header>
+<header><h2>${esc(s.name)}</h2><span class="state">${s.state}</span>${power === undefined ? '' : `<span class="now">${esc(power.register)}: <strong>${esc(formatValue(power.rate, power.unit))}</strong></span>`}<span class="url">${esc(s.url)}${input.protocols.has(s.name) ? ` · ${esc(input.protocols.get(s.name)!)}` : ''}</span></header>
 <div class="grid">
 <div class="box wide"><h3>Power, last hour</h3>${view?.hour === undefined ? `<p class="muted">${view === undefined ? 'Not fetched.' : view.note === undefined ? 'No history yet.' : 'No history: the meter did not answer.'}</p>` : powerChart(view.hour, now)}</div>
 <div class="box values-box"><h3>Current values</h3>${values}${view?.since === undefined ? '' : `<p class="muted">Today: since ${new Date(view.since * 1000).toISOString().replace('.000Z', 'Z')} (the bridge's local midnight).</p>`}</div>

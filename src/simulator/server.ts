@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { meterModel, type MeterModel } from './data.js'
 import { instXml, showXml, type ShowRequest } from './xml.js'
+import { dbLevelsJson, registerJson, TokenSigner } from './webapi.js'
 
 export interface Fault {
   /** Delay before answering. */
@@ -60,6 +61,7 @@ export class Simulator {
   private readonly nonces = new Set<string>()
   private server: Server | undefined
   private readonly hung = new Set<ServerResponse>()
+  private readonly tokens = new TokenSigner(randomBytes(32))
 
   constructor (opts: SimulatorOptions = {}) {
     this.model = meterModel(opts.seed ?? 1)
@@ -131,6 +133,8 @@ export class Simulator {
       if (times !== undefined) req.times = times.split(',').map((x) => x === 'now' ? now : Number(x)).filter(Number.isFinite)
       return { status: 200, body: showXml(this.model, now, req) }
     }
+    if (path === '/api/register') return registerJson(this.model, now, new URLSearchParams(query))
+    if (path === '/api/sys/db') return { status: 200, body: dbLevelsJson(now) }
     return { status: 404, body: 'Not Found\n' }
   }
 
@@ -146,11 +150,12 @@ export class Simulator {
     this.requests.push({ path, query, authorization: req.headers.authorization })
     // A long-lived simulator (docker compose runs one) keeps only the latest requests and nonces.
     if (this.requests.length > MAX_REQUEST_LOG + 1000) this.requests.splice(0, this.requests.length - MAX_REQUEST_LOG)
+    if (path.startsWith('/api/')) {
+      this.handleWebApi(req, res, path, query)
+      return
+    }
     if (this.auth !== undefined && !this.authorized(req, url)) {
-      const nonce = randomBytes(16).toString('hex')
-      this.nonces.add(nonce)
-      // The oldest first: a Set iterates in insertion order. A real meter forgets nonces too.
-      if (this.nonces.size > MAX_NONCES) this.nonces.delete(this.nonces.values().next().value!)
+      const nonce = this.newNonce()
       res.writeHead(401, {
         'www-authenticate': `Digest realm="${REALM}", nonce="${nonce}", qop="auth", algorithm=MD5`,
         'content-type': 'text/html'
@@ -195,14 +200,68 @@ export class Simulator {
       return
     }
     const { status, body } = fault?.body !== undefined ? { status: 200, body: fault.body } : this.answer(path, query)
-    // Real meters are lighttpd and answer text/xml (XML API §2.2 captures).
-    res.writeHead(status, { 'content-type': 'text/xml', 'cache-control': 'no-cache' })
+    // Real meters are lighttpd and answer text/xml (XML API §2.2 captures); the WebAPI, JSON.
+    res.writeHead(status, { 'content-type': path.startsWith('/api/') ? 'application/json' : 'text/xml', 'cache-control': 'no-cache' })
     if (fault?.truncate === true) {
       res.write(body.slice(0, Math.floor(body.length / 2)))
       res.destroy()
       return
     }
     res.end(body)
+  }
+
+  /** Revokes every WebAPI token issued so far, as a meter's reboot does. */
+  revokeTokens (): void {
+    this.tokens.generation++
+  }
+
+  private newNonce (): string {
+    const nonce = randomBytes(16).toString('hex')
+    this.nonces.add(nonce)
+    // The oldest first: a Set iterates in insertion order. A real meter forgets nonces too.
+    if (this.nonces.size > MAX_NONCES) this.nonces.delete(this.nonces.values().next().value!)
+    return nonce
+  }
+
+  /**
+   * The JSON WebAPI (egauge-webapi-and-push.md §1.2): a 401 with realm and nonce, a login that
+   * checks `MD5(MD5(usr:rlm:pwd):nnc:cnnc)` and answers bad credentials with 200 and an `error`,
+   * and Bearer tokens on everything else. The fault knobs apply as on the XML API.
+   */
+  private handleWebApi (req: IncomingMessage, res: ServerResponse, path: string, query: string): void {
+    const json = (status: number, body: unknown): void => { res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body)) }
+    const challenge = (): void => json(401, { rlm: REALM, nnc: this.newNonce(), error: 'Authentication required.' })
+    if (path === '/api/auth/unauthorized') {
+      challenge()
+      return
+    }
+    if (path === '/api/auth/login') {
+      let body = ''
+      req.setEncoding('utf8')
+      req.on('data', (chunk: string) => { if (body.length < 4096) body += chunk })
+      req.on('end', () => {
+        const login = parseObject(body)
+        const auth = this.auth
+        const md5 = (s: string): string => createHash('md5').update(s).digest('hex')
+        const nonce = typeof login.nnc === 'string' && this.nonces.delete(login.nnc)
+        const expected = auth === undefined ? '' : md5(`${md5(`${auth.username}:${REALM}:${auth.password}`)}:${String(login.nnc)}:${String(login.cnnc)}`)
+        if (req.method !== 'POST' || auth === undefined || !nonce || login.usr !== auth.username || login.rlm !== REALM || login.hash !== expected) {
+          json(200, { error: 'Invalid credentials.' })
+          return
+        }
+        json(200, { jwt: this.tokens.issue(auth.username, REALM, this.now()) })
+      })
+      return
+    }
+    const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1]
+    if (this.auth !== undefined && (bearer === undefined || !this.tokens.valid(bearer, this.now()))) {
+      challenge()
+      return
+    }
+    const fault = this.fault
+    const send = (): void => this.send(res, path, query, fault)
+    if (fault?.latencyMs !== undefined && fault.latencyMs > 0) setTimeout(send, fault.latencyMs)
+    else send()
   }
 
   private authorized (req: IncomingMessage, uri: string): boolean {
@@ -241,6 +300,15 @@ export class Simulator {
     }
     res.writeHead(200, { 'content-type': 'application/json' })
     res.end(JSON.stringify({ now: this.now(), fault: this.fault ?? null, requests: this.requests.length }) + '\n')
+  }
+}
+
+function parseObject (text: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(text)
+    return value !== null && typeof value === 'object' ? value as Record<string, unknown> : {}
+  } catch {
+    return {}
   }
 }
 

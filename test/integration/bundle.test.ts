@@ -44,7 +44,7 @@ const bridge = testBridge({
   sensors: [
     ...composeBridge.sensors.map((s) => s.url === undefined
       ? { name: s.name, tags: s.tags, receive: { username: s.receive!.username, password: s.receive!.password } }
-      : { name: s.name, url: simUrls[s.name], tags: s.tags }),
+      : { name: s.name, url: simUrls[s.name], api: s.api, tags: s.tags }),
     // A meter that never answers (nothing listens on the discard port): it must be on both
     // dashboards all the same, down, with its errors.
     { name: 'attic', url: 'http://127.0.0.1:9' }

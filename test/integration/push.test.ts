@@ -162,6 +162,36 @@ t.test('an outage longer than the meter keeps second data: the older part arrive
   await holdsExactly(t, db, 'm1', range(boundary, now), 'second points for the last hour')
 })
 
+t.test('the same meters read over the WebAPI: cycles, a 30-minute meter outage, then one past the hour of seconds: no gap, no duplicate', async (t) => {
+  nowMs = (T0 + 2 * 86400) * 1000
+  const h = harness({
+    sensors: [{ name: 'm1', url: urls.m1, api: 'webapi', timeout: '500ms' }, { name: 'm2', url: urls.m2, api: 'webapi', timeout: '500ms' }],
+    ...influxConfig('webapi')
+  }, 'webapi')
+  t.teardown(() => h.close())
+  const db = { server: influx, name: 'webapi' }
+  await h.loop.runCycle()
+  const start = nowMs / 1000 - 300
+  await cycles(h, 2)
+  await holdsExactly(t, db, 'm1', range(start, nowMs / 1000), 'three cycles')
+  sims.m1.fault = { status: 503 }
+  await cycles(h, 6)
+  t.equal(h.store.get('m1'), start + 900, 'checkpoint kept while the meter is down')
+  await holdsExactly(t, db, 'm2', range(start, nowMs / 1000), 'm2 unaffected')
+  sims.m1.fault = undefined
+  await cycles(h, 1)
+  await holdsExactly(t, db, 'm1', range(start, nowMs / 1000), 'after a 30-minute meter outage')
+  sims.m1.fault = { status: 503 }
+  const down = nowMs / 1000
+  await cycles(h, 18) // 90 minutes
+  sims.m1.fault = undefined
+  await cycles(h, 1)
+  const now = nowMs / 1000
+  const boundary = Math.ceil((now - 3600 + 120) / 60) * 60
+  await holdsExactly(t, db, 'm1', range(down, boundary, 60), 'minute points where only minutes remain')
+  await holdsExactly(t, db, 'm1', range(boundary, now), 'second points for the last hour')
+})
+
 t.test('a 400 for a batch: skipped and counted, the rest written', async (t) => {
   // InfluxDB refuses points older than a retention policy's duration with HTTP 400 (partial write).
   nowMs = Math.floor(Date.now() / 60_000) * 60_000

@@ -6,7 +6,9 @@
  * ParseError, nothing else.
  */
 import { checkRegister, ParseError, type AnswerLimits } from '../../model/errors.js'
-import { EXACT_LIMIT, type Column, type History, type HistoryRow } from '../../model/history.js'
+import { EXACT_LIMIT, type Column, type History, type HistoryRow, type RegisterFilter, type Retention } from '../../model/history.js'
+import type { Reading, Snapshot } from '../../model/readings.js'
+import { siRate, siTotal } from '../../model/register-type.js'
 import { webapiRegisterType, totalName } from '../registers.js'
 
 const INTEGER_TEXT = /^-?\d{1,20}$/
@@ -98,4 +100,67 @@ function isObject (value: unknown): value is Record<string, unknown> {
 function newestFirstUnique (rows: HistoryRow[]): HistoryRow[] {
   const sorted = rows.slice().sort((a, b) => b.time - a.time)
   return sorted.filter((r, i) => i === 0 || r.time !== sorted[i - 1]!.time)
+}
+
+/**
+ * Parses `GET /api/register?rate&time=now` (with `raw` and `virtual=value`) into current values:
+ * each register's `rate` (already in the rate unit, as XML's `<i>`) and its cumulative value
+ * from the one row, at the meter's `ts`. Throws ParseError.
+ */
+export function parseRegisterRates (text: string, sensor: string, filter?: RegisterFilter, limits?: AnswerLimits): Snapshot {
+  const history = parseRegisterJson(text, limits)
+  const doc = JSON.parse(text) as { ts?: unknown, registers: unknown }
+  const time = Math.floor(timeOf(doc.ts, 'ts'))
+  const row = history.rows[0]
+  if (row === undefined) throw new ParseError('current values without a row (ask with time=now)')
+  const registers = (Array.isArray(doc.registers) ? doc.registers : [doc.registers]) as Array<{ rate?: unknown }>
+  const readings: Reading[] = []
+  history.columns.forEach((column, i) => {
+    if (filter !== undefined && !filter.has(column.name)) return
+    const rate = registers[i]!.rate
+    if (rate !== undefined && (typeof rate !== 'number' || !Number.isFinite(rate))) throw new ParseError(`registers[${i}].rate is not a number`)
+    const value = row.values[i]!
+    const kind = column.kind
+    readings.push({
+      sensor,
+      register: column.name,
+      type: column.type,
+      quantity: kind.quantity,
+      unit: kind.unit,
+      virtual: column.virtual,
+      time,
+      // A discrete register's value is its reading, as in the XML path.
+      rate: kind.discrete === true ? siRate(kind, value, 1) : rate ?? Number.NaN,
+      total: kind.discrete === true ? Number.NaN : siTotal(kind, value),
+      rawRate: kind.discrete === true ? value : (rate ?? Number.NaN) * kind.perUnit
+    })
+  })
+  return { sensor, serial: '', time, readings }
+}
+
+/**
+ * `GET /api/sys/db` → how long the meter keeps each resolution, finest first (interval in ms,
+ * row-count rows each; `{"result": {"level": [...]}}`, §1.5). The coarsest level is kept for
+ * good: older rows are aggregated into it. Throws ParseError.
+ */
+export function parseDbLevels (text: string): Retention {
+  let doc: unknown
+  try {
+    doc = JSON.parse(text)
+  } catch {
+    throw new ParseError('/api/sys/db is not JSON')
+  }
+  const result = isObject(doc) ? doc.result : undefined
+  const levels = isObject(result) ? result.level : undefined
+  if (!Array.isArray(levels) || levels.length === 0) throw new ParseError('/api/sys/db has no "level" list')
+  const parsed = levels.map((level: unknown, i) => {
+    const interval = isObject(level) ? level.interval : undefined
+    const count = isObject(level) ? level['row-count'] : undefined
+    if (typeof interval !== 'number' || !(interval >= 1000) || interval % 1000 !== 0 || typeof count !== 'number' || !(count >= 1)) {
+      throw new ParseError(`/api/sys/db level[${i}] has no whole-second interval and row-count`)
+    }
+    return { step: interval / 1000, maxAge: (interval / 1000) * count }
+  }).sort((a, b) => a.step - b.step)
+  parsed[parsed.length - 1]!.maxAge = Number.POSITIVE_INFINITY
+  return { levels: parsed }
 }

@@ -3,7 +3,7 @@
  * history, parsed into the model. HTTP is the shared transport's; parsing is parse.ts's.
  */
 import { registerFilter, type PulledSensor } from '../../config/schema.js'
-import { EgaugeError, LimitError, ParseError } from '../../model/errors.js'
+import { parsedAnswer } from '../../model/errors.js'
 import { physicalOnly, type History, type HistoryQuery, type RegisterFilter, type Retention } from '../../model/history.js'
 import type { Snapshot } from '../../model/readings.js'
 import type { Fetched, MeterSource, SourceCounters } from '../../model/source.js'
@@ -55,7 +55,7 @@ export class XmlClient implements MeterSource {
 
   private async readCurrent (signal?: AbortSignal): Promise<Fetched<Snapshot>> {
     const answer = await this.transport.fetch(INST_PATH, signal)
-    const snapshot = this.parse(() => parseInst(answer.text, this.sensor.name, this.filter, this.sensor))
+    const snapshot = parsedAnswer(this.sensor.name, () => parseInst(answer.text, this.sensor.name, this.filter, this.sensor))
     this.virtualNames = new Set(snapshot.readings.filter((r) => r.virtual).map((r) => r.register))
     if (this.sensor.totals) return { data: snapshot, fetchSeconds: answer.fetchSeconds }
     return { data: { ...snapshot, readings: snapshot.readings.filter((r) => !r.virtual) }, fetchSeconds: answer.fetchSeconds }
@@ -64,11 +64,11 @@ export class XmlClient implements MeterSource {
   async history (query: HistoryQuery, signal?: AbortSignal): Promise<Fetched<History>> {
     if (!this.sensor.totals) {
       const answer = await this.transport.fetch(showPath(query), signal)
-      return { data: physicalOnly(this.parse(() => parseShow(answer.text, this.sensor))), fetchSeconds: answer.fetchSeconds }
+      return { data: physicalOnly(parsedAnswer(this.sensor.name, () => parseShow(answer.text, this.sensor))), fetchSeconds: answer.fetchSeconds }
     }
     const virtualNames = await this.learnVirtualNames()
     const answer = await this.transport.fetch(showPath(query, true), signal)
-    return { data: this.parse(() => parseShow(answer.text, this.sensor, virtualNames)), fetchSeconds: answer.fetchSeconds }
+    return { data: parsedAnswer(this.sensor.name, () => parseShow(answer.text, this.sensor, virtualNames)), fetchSeconds: answer.fetchSeconds }
   }
 
   /**
@@ -92,17 +92,5 @@ export class XmlClient implements MeterSource {
 
   async close (): Promise<void> {
     await this.transport.close()
-  }
-
-  /** Runs a parse, turning ParseError into EgaugeError EGAUGE_PARSE for this sensor, LimitError into EGAUGE_TOO_LARGE. */
-  private parse<T> (parse: () => T): T {
-    try {
-      return parse()
-    } catch (err) {
-      if (err instanceof LimitError) throw new EgaugeError('EGAUGE_TOO_LARGE', this.sensor.name, `meter answer too large: ${err.message}`)
-      /* c8 ignore next -- the parser throws only ParseError (a property test holds it to that) */
-      if (!(err instanceof ParseError)) throw err
-      throw new EgaugeError('EGAUGE_PARSE', this.sensor.name, `unreadable meter answer: ${err.message}`)
-    }
   }
 }

@@ -14,11 +14,14 @@ export function statusRoutes (app: FastifyInstance, opts: AppOptions): void {
 
   // Every time is an ISO 8601 UTC string or null; durations carry their unit in their name.
   app.get('/api/sensors', async () => {
-    const { book } = opts.live()
+    const { book, config, pool } = opts.live()
     return {
       push: opts.push,
       sensors: book.statuses().map((s) => ({
         ...s,
+        // How the bridge reads it (null for a meter that only pushes), and its login's state.
+        api: config.sensors.find((c) => c.name === s.name && c.url !== undefined)?.api ?? null,
+        token: pool.source(s.name)?.tokenState?.() ?? null,
         lastFetch: iso(s.lastFetch),
         lastSuccess: iso(s.lastSuccess),
         lastError: errorJson(s.lastError),
@@ -58,6 +61,7 @@ export function statusRoutes (app: FastifyInstance, opts: AppOptions): void {
       // Read after the fetches, so the page shows their outcome.
       sensors: book.statuses(),
       timeoutsMs: new Map(config.sensors.map((s) => [s.name, s.timeoutMs])),
+      protocols: new Map(config.sensors.filter(isPulled).map((s) => [s.name, protocolLabel(s.api, pool.source(s.name)?.tokenState?.())])),
       meters,
       baseUrl: `${req.protocol}://${req.host}`,
       auth: config.server.auth.kind,
@@ -65,6 +69,12 @@ export function statusRoutes (app: FastifyInstance, opts: AppOptions): void {
     })
     return reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; img-src data:").send(page)
   })
+}
+
+/** What the status page says of how a meter is read: never the token itself. */
+function protocolLabel (api: string, token: string | undefined): string {
+  if (api === 'xml') return 'XML API'
+  return `JSON WebAPI, ${token === 'valid' ? 'logged in' : token === 'refused' ? 'login refused' : 'not logged in'}`
 }
 
 function iso (ms: number | undefined): string | null {

@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs'
 import t from 'tap'
+import { parse } from 'yaml'
+import { parseDbLevels } from '../../../src/egauge/webapi/register.js'
 import { MAX_ROWS } from '../../../src/meters/query.js'
 import { heldSeconds, planChunks } from '../../../src/push/planner.js'
 
@@ -35,4 +38,21 @@ t.test('how far back the meter keeps rows finer than its last resolution', async
   t.equal(heldSeconds(), 366 * 86_400, 'EG4xxx: a year of minute rows')
   t.equal(heldSeconds({ levels: [{ step: 1, maxAge: 3600 }] }), 3600)
   t.equal(heldSeconds({ levels: [{ step: 900, maxAge: Number.POSITIVE_INFINITY }] }), 0, 'only an unbounded level: nothing to resume from')
+})
+
+t.test('planned from the meter\'s own levels (/api/sys/db, eGauge\'s example: 32 768 rows of seconds, ~9.1 h)', async (t) => {
+  // The levels of webapi-doc_sysDbLevel_example.yaml, as /api/sys/db wraps them.
+  const example = parse(readFileSync(new URL('../../fixtures/egauge-webapi/webapi-doc_sysDbLevel_example.yaml', import.meta.url), 'utf8')) as { example: unknown[] }
+  const levels = parseDbLevels(JSON.stringify({ result: { level: example.example } }))
+  t.same(levels.levels, [{ step: 1, maxAge: 32_768 }, { step: 60, maxAge: 60 * 527_040 }, { step: 900, maxAge: 900 * 350_640 }, { step: 86_400, maxAge: Number.POSITIVE_INFINITY }])
+  // A five-hour outage: an EG4xxx has kept only one hour of seconds, this meter all five.
+  const eg4xxx = planChunks(NOW - 5 * 3600, NOW, 1, NOW)
+  const own = planChunks(NOW - 5 * 3600, NOW, 1, NOW, levels)
+  t.same([...new Set(eg4xxx.map((c) => c.step))], [60, 1])
+  t.same([...new Set(own.map((c) => c.step))], [1], 'every second, as the meter still holds them')
+  t.equal(own.reduce((n, c) => n + c.until - c.after, 0), 5 * 3600)
+  t.equal(heldSeconds(levels), 900 * 350_640, 'resumable as far back as its quarter-hour rows go')
+  t.throws(() => parseDbLevels('{"result": {"level": [{"interval": 500, "row-count": 3}]}}'), /level\[0\] has no whole-second interval/)
+  t.throws(() => parseDbLevels('{"result": {}}'), /no "level" list/)
+  t.throws(() => parseDbLevels('nope'), /not JSON/)
 })

@@ -67,7 +67,7 @@ t.test('snippets: Prometheus and Telegraf configs for each kind of bridge auth',
 const info: BridgeInfo = { version: '1.2.3', startedAt: NOW - 7200_000, configFile: '/etc/egauge-bridge/bridge.yml', demo: false, lastReload: undefined, push: undefined }
 
 function page (over: Partial<StatusPageInput>): string {
-  return statusPage({ info, sensors: [], timeoutsMs: new Map(), meters: new Map(), baseUrl: 'http://127.0.0.1:9430', auth: 'none', now: NOW, ...over })
+  return statusPage({ info, sensors: [], timeoutsMs: new Map(), protocols: new Map(), meters: new Map(), baseUrl: 'http://127.0.0.1:9430', auth: 'none', now: NOW, ...over })
 }
 
 t.test('the page: demo banner, bridge facts, push cycle, a dead meter with its errors, escaping', async (t) => {

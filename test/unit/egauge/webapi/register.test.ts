@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import t from 'tap'
-import { MAX_JSON_REGISTERS, MAX_JSON_ROWS, parseRegisterJson } from '../../../../src/egauge/webapi/register.js'
+import { MAX_JSON_REGISTERS, MAX_JSON_ROWS, parseDbLevels, parseRegisterJson, parseRegisterRates } from '../../../../src/egauge/webapi/register.js'
 import { webapiRegisterType } from '../../../../src/egauge/registers.js'
 import { LimitError, ParseError } from '../../../../src/model/errors.js'
 
@@ -127,4 +127,30 @@ t.test('the totals (virtual use and gen, first) get the names current values giv
     ranges: [{ ts: '1700000000', delta: 1, rows: [['5', '3', '2', '1']] }]
   }))
   t.same(h.columns.map((c) => [c.name, c.virtual]), [['Total Usage', true], ['Total Generation', true], ['Net', true], ['use', false]])
+})
+
+t.test('current values (rate, time=now): rates as given, totals from the one row, discrete as read; every malformed part a ParseError', async (t) => {
+  const doc = (registers: unknown, rows: string[][] = [['5000', '7', '3000']], ts: unknown = '1700000000.5'): string => JSON.stringify({ ts, registers, ranges: [{ ts: '1700000000', delta: 1, rows }] })
+  const s = parseRegisterRates(doc([{ name: 'use', type: 'P', idx: 0, rate: 12.5 }, { name: 'Mode', type: 'd', idx: 1, did: 0 }, { name: 'Temp', type: 'T', idx: 2, did: 1, rate: 21.5 }]), 'm')
+  t.equal(s.time, 1700000000)
+  t.same(s.readings.map((r) => [r.register, r.virtual, r.rate, r.total, r.rawRate]), [
+    ['Total Usage', true, 12.5, 5000, 12.5],
+    ['Mode', false, 7, Number.NaN, 7],
+    ['Temp', false, 21.5, 3, 21500]
+  ])
+  t.same(parseRegisterRates(doc([{ name: 'Grid', type: 'P', idx: 0, did: 0 }], [['5']]), 'm', new Set(['nope'])).readings, [], 'the allow-list applies')
+  t.ok(Number.isNaN(parseRegisterRates(fixture('webapi-doc_register_reg8_time_now_now-86400.json'), 'm').readings[0]!.rate), 'no rate asked: none given (registers as one object)')
+  t.throws(() => parseRegisterRates(doc([{ name: 'Grid', idx: 0, did: 0, rate: 'x' }], [['5']]), 'm'), new ParseError('registers[0].rate is not a number'))
+  t.throws(() => parseRegisterRates(doc([{ name: 'Grid', idx: 0, did: 0 }], []), 'm'), new ParseError('current values without a row (ask with time=now)'))
+  t.throws(() => parseRegisterRates(doc([{ name: 'Grid', idx: 0, did: 0 }], [['5']], 17), 'm'), /ts is not a unix time/)
+})
+
+t.test('/api/sys/db levels: every malformed part a ParseError', async (t) => {
+  const db = (level: unknown): string => JSON.stringify({ result: { level } })
+  t.same(parseDbLevels(db([{ interval: 60_000, 'row-count': 10 }, { interval: 1000, 'row-count': 5 }])).levels, [{ step: 1, maxAge: 5 }, { step: 60, maxAge: Number.POSITIVE_INFINITY }], 'finest first')
+  for (const bad of [[5], [{ interval: 1500, 'row-count': 3 }], [{ interval: 1000, 'row-count': 0 }], [{ interval: '1000', 'row-count': 3 }], [{ interval: 1000 }]]) {
+    t.throws(() => parseDbLevels(db(bad)), /level\[0\] has no whole-second interval and row-count/, JSON.stringify(bad))
+  }
+  t.throws(() => parseDbLevels(db([])), /no "level" list/)
+  t.throws(() => parseDbLevels('[]'), /no "level" list/)
 })
