@@ -48,7 +48,7 @@ export function registerType (code: string): RegisterType {
  */
 const webapiTable: Record<string, RegisterType> = {
   ...table,
-  h: { quantity: 'humidity', unit: '%', perUnit: 1000 },
+  h: { quantity: 'humidity', unit: '%', perUnit: 1000, xmlUnits: 100 },
   '%': { quantity: 'percentage', unit: '%', perUnit: 1000 },
   m: { quantity: 'mass', unit: 'g', perUnit: 1000 },
   ppm: { quantity: 'concentration', unit: 'ppm', perUnit: 1000 },

@@ -6,7 +6,7 @@
 import type { Column } from '../model/history.js'
 import type { Precision, Schema } from '../model/output.js'
 import type { Reading } from '../model/readings.js'
-import { siRate, siTotal } from '../model/register-type.js'
+import { siRate, siTotal, xmlUnitsPerSecond } from '../model/register-type.js'
 import { AsciiBuffer, decimalsOf, isSmallInteger, ShortBytes } from './ascii-buffer.js'
 
 export interface LineProtocolOptions {
@@ -123,8 +123,8 @@ export class LineWriter {
     const direct = seconds === 1 && isSmallInteger(units)
     this.begin(line.head, line.ascii, time)
     if (this.peper) {
-      if (direct && !line.watts) this.out.writeDecimal(units, 1000, 3)
-      else this.out.writeNumber(peperValue(units / seconds, line.watts))
+      if (direct && !line.watts && type.xmlUnits === undefined) this.out.writeDecimal(units, 1000, 3)
+      else this.out.writeNumber(peperValue(xmlUnitsPerSecond(type, units, seconds), line.watts))
     } else {
       if (direct && line.decimals >= 0) this.out.writeDecimal(units, type.perUnit, line.decimals)
       else this.out.writeNumber(siRate(type, units, seconds))

@@ -6,7 +6,7 @@
  */
 import { exactValue, type Column, type History, type HistoryRow, type RegisterFilter } from './history.js'
 import type { Reading } from './readings.js'
-import { siRate, siTotal } from './register-type.js'
+import { siRate, siTotal, xmlUnitsPerSecond } from './register-type.js'
 
 /**
  * Receives one average rate as the meter's own numbers: `units` meter units accrued over `seconds`
@@ -69,7 +69,7 @@ function reading (sensor: string, column: Column, time: number, units: number, s
     time,
     rate: siRate(kind, units, seconds),
     total: siTotal(kind, cumulative),
-    rawRate: units / seconds
+    rawRate: xmlUnitsPerSecond(kind, units, seconds)
   }
 }
 

@@ -17,6 +17,16 @@ export interface RegisterType {
   perUnit: number
   /** Discrete registers are stored as-is: never differenced, never averaged. */
   discrete?: boolean
+  /**
+   * This protocol's units per XML API unit, where they differ (the WebAPI counts humidity 100
+   * times finer). The legacy `peper` schema is the 2019 script's arithmetic on XML units.
+   */
+  xmlUnits?: number
+}
+
+/** Meter units per second as the XML API counts them: what the legacy schema's arithmetic takes. */
+export function xmlUnitsPerSecond (type: RegisterType, units: number, seconds: number): number {
+  return type.xmlUnits === undefined ? units / seconds : units / type.xmlUnits / seconds
 }
 
 /** The average rate in SI units of `units` meter units over `seconds`: one correctly rounded division. */

@@ -332,6 +332,28 @@ t.test('InfluxDB v2 API (VictoriaMetrics): every second once, even after re-send
   }
 })
 
+t.test('backfill over the WebAPI, schema peper: two days of minutes, the values the XML path gives', async (t) => {
+  nowMs = (T0 + 10 * 86400) * 1000
+  const results: Record<string, Array<[number, number]>> = {}
+  for (const api of ['xml', 'webapi']) {
+    const db = `backfill_${api}`
+    const config = testBridge({
+      sensors: [{ name: 'm2', url: urls.m2, api, tags: { ID: 'm2' }, registers: ['Grid', 'Humidity'] }],
+      push: { state_file: join(stateDir, `${db}.json`) },
+      ...influxConfig(db, { schema: 'peper' })
+    })
+    t.teardown(() => config.close())
+    const writer = createWriter(config.config.influx)
+    t.teardown(() => writer.close())
+    const ok = await runBackfill({ config: config.config, pool: config.live.pool, sensors: ['m2'], from: T0, to: T0 + 2 * 86400, step: 60, writer, store: CheckpointStore.open(join(stateDir, `${db}.json`), () => {}), metrics: config.metrics, log: { info: () => {}, warn: () => {}, error: () => {} }, progress: { write: () => {}, isTTY: false }, now: clock, sleep: async () => {} })
+    t.equal(ok, true, api)
+    const [res] = await influx.query('SELECT "Grid", "Humidity" FROM measure', db)
+    results[api] = res!.series![0]!.values as Array<[number, number]>
+  }
+  t.equal(results.xml!.length, 2 * 2 * 1440, 'every minute of two days, a row per register (one field each)')
+  t.same(results.webapi, results.xml, 'the same points, the same values, humidity in its own unit per protocol')
+})
+
 t.test('backfill: 30 simulated days at minute resolution, resumed after an interruption', async (t) => {
   nowMs = (T0 + 40 * 86400) * 1000
   const config = testBridge({

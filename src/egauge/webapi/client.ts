@@ -11,7 +11,7 @@ import { physicalOnly, type History, type HistoryQuery, type RegisterFilter, typ
 import type { Snapshot } from '../../model/readings.js'
 import type { Fetched, MeterSource, SourceCounters } from '../../model/source.js'
 import { EG4XXX_RETENTION } from '../retention.js'
-import { MeterTransport } from '../transport.js'
+import { MeterTransport, type ExchangeAnswer } from '../transport.js'
 import { WebApiAuth, type TokenState } from './auth.js'
 import { parseDbLevels, parseRegisterJson, parseRegisterRates } from './register.js'
 
@@ -95,21 +95,25 @@ export class WebApiClient implements MeterSource {
 
   /** A GET with the meter's token: logs in when needed, once more after a 401. Throws EgaugeError. */
   private async get (path: string, signal?: AbortSignal): Promise<{ text: string, fetchSeconds: number }> {
+    const first = await this.send(path, signal)
+    if (first.answer.status !== 401 || first.jwt === undefined) return this.accepted(first.answer, first.jwt !== undefined)
+    // Revoked early (a reboot) or expired: one new login, one retry.
+    this.auth.invalidate(first.jwt)
+    return this.accepted((await this.send(path, signal)).answer, true)
+  }
+
+  private async send (path: string, signal?: AbortSignal): Promise<{ answer: ExchangeAnswer, jwt: string | undefined }> {
+    const jwt = this.sensor.username === undefined ? undefined : await this.auth.bearer(signal)
+    const answer = await this.transport.exchange({ method: 'GET', path, ...(jwt === undefined ? {} : { authorization: `Bearer ${jwt}` }) }, signal)
+    return { answer, jwt }
+  }
+
+  private accepted (answer: ExchangeAnswer, withToken: boolean): ExchangeAnswer {
     const name = this.sensor.name
-    const credentials = this.sensor.username !== undefined
-    for (let attempt = 0; ; attempt++) {
-      const jwt = credentials ? await this.auth.bearer(signal) : undefined
-      const answer = await this.transport.exchange({ method: 'GET', path, ...(jwt === undefined ? {} : { authorization: `Bearer ${jwt}` }) }, signal)
-      if (answer.status === 401 && jwt !== undefined && attempt === 0) {
-        // Revoked early (a reboot) or expired: one new login, one retry.
-        this.auth.invalidate(jwt)
-        continue
-      }
-      if (answer.status === 401) {
-        throw new EgaugeError('EGAUGE_AUTH', name, credentials ? 'meter refused the token after a new login (HTTP 401): the user may lack the right to read this' : 'meter requires credentials (set username and password)', 401)
-      }
-      if (answer.status < 200 || answer.status >= 300) throw new EgaugeError(answer.status === 403 ? 'EGAUGE_AUTH' : 'EGAUGE_HTTP_STATUS', name, `meter answered HTTP ${answer.status}`, answer.status)
-      return answer
+    if (answer.status === 401) {
+      throw new EgaugeError('EGAUGE_AUTH', name, withToken ? 'meter refused the token after a new login (HTTP 401): the user may lack the right to read this' : 'meter requires credentials (set username and password)', 401)
     }
+    if (answer.status < 200 || answer.status >= 300) throw new EgaugeError(answer.status === 403 ? 'EGAUGE_AUTH' : 'EGAUGE_HTTP_STATUS', name, `meter answered HTTP ${answer.status}`, answer.status)
+    return answer
   }
 }

@@ -8,7 +8,7 @@
 import { checkRegister, ParseError, type AnswerLimits } from '../../model/errors.js'
 import { EXACT_LIMIT, type Column, type History, type HistoryRow, type RegisterFilter, type Retention } from '../../model/history.js'
 import type { Reading, Snapshot } from '../../model/readings.js'
-import { siRate, siTotal } from '../../model/register-type.js'
+import { siRate, siTotal, xmlUnitsPerSecond } from '../../model/register-type.js'
 import { webapiRegisterType, totalName } from '../registers.js'
 
 const INTEGER_TEXT = /^-?\d{1,20}$/
@@ -132,7 +132,8 @@ export function parseRegisterRates (text: string, sensor: string, filter?: Regis
       // A discrete register's value is its reading, as in the XML path.
       rate: kind.discrete === true ? siRate(kind, value, 1) : rate ?? Number.NaN,
       total: kind.discrete === true ? Number.NaN : siTotal(kind, value),
-      rawRate: kind.discrete === true ? value : (rate ?? Number.NaN) * kind.perUnit
+      // In the XML API's units, which the legacy schema's arithmetic takes.
+      rawRate: xmlUnitsPerSecond(kind, kind.discrete === true ? value : (rate ?? Number.NaN) * kind.perUnit, 1)
     })
   })
   return { sensor, serial: '', time, readings }
