@@ -221,3 +221,25 @@ t.test('a login refused with HTTP 400; a token refused again after a new login (
   const r = await fetch(`${url}/api/auth/login`, { method: 'POST', body: 'null' })
   t.same(await r.json(), { error: 'Invalid credentials.' }, 'a JSON body that is not an object')
 })
+
+t.test('the simulator checks its tokens; a slow WebAPI meter; totals: false over the WebAPI', async (t) => {
+  const c = client()
+  await c.current()
+  const good = sim.requests.filter((r) => r.authorization?.startsWith('Bearer ') === true).at(-1)!.authorization!.slice(7)
+  const tampered = good.slice(0, -1) + (good.endsWith('A') ? 'B' : 'A')
+  for (const bad of ['abc', 'a.b.c', tampered]) {
+    const r = await fetch(`${url}/api/register?time=now`, { headers: { authorization: `Bearer ${bad}` } })
+    t.equal(r.status, 401, `refused: ${bad === tampered ? 'a changed signature' : bad}`)
+  }
+  t.equal((await fetch(`${url}/api/register?time=now`, { headers: { authorization: `Bearer ${good}` } })).status, 200, 'the real one')
+  const open = new Simulator({ seed: 4 })
+  const openUrl = await open.listen()
+  t.teardown(() => open.close())
+  t.same(await (await fetch(`${openUrl}/api/auth/login`, { method: 'POST', body: '{}' })).json(), { error: 'Invalid credentials.' }, 'a meter without users has no login')
+  sim.fault = { latencyMs: 5 }
+  t.equal((await c.history({ step: 1, rows: 2 })).data.rows.length, 2, 'a slow answer is still an answer')
+  sim.fault = undefined
+  const physical = client({ totals: false })
+  t.same((await physical.current()).data.readings.filter((r) => r.virtual), [], 'no totals in current values')
+  t.same((await physical.history({ step: 1, rows: 2 })).data.columns.filter((col) => col.virtual), [], 'nor in history')
+})
