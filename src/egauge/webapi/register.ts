@@ -23,6 +23,11 @@ export const MAX_JSON_REGISTERS = 1024
  * to whole seconds, as the XML API stamps its rows (a range's `ts` may carry nanoseconds).
  */
 export function parseRegisterJson (text: string, limits?: AnswerLimits): History {
+  return documentHistory(registerDocument(text), limits)
+}
+
+/** The register document as an object; an `error` member is the meter's refusal. Throws ParseError. */
+function registerDocument (text: string): Record<string, unknown> {
   let doc: unknown
   try {
     doc = JSON.parse(text)
@@ -31,6 +36,10 @@ export function parseRegisterJson (text: string, limits?: AnswerLimits): History
   }
   if (!isObject(doc)) throw new ParseError('the register document is not a JSON object')
   if (typeof doc.error === 'string') throw new ParseError(`the meter answered an error: ${doc.error.slice(0, 100)}`)
+  return doc
+}
+
+function documentHistory (doc: Record<string, unknown>, limits: AnswerLimits | undefined): History {
   const columns = registerColumns(doc.registers, limits)
   const rows: HistoryRow[] = []
   const ranges = doc.ranges ?? []
@@ -108,8 +117,9 @@ function newestFirstUnique (rows: HistoryRow[]): HistoryRow[] {
  * from the one row, at the meter's `ts`. Throws ParseError.
  */
 export function parseRegisterRates (text: string, sensor: string, filter?: RegisterFilter, limits?: AnswerLimits): Snapshot {
-  const history = parseRegisterJson(text, limits)
-  const doc = JSON.parse(text) as { ts?: unknown, registers: unknown }
+  // One JSON.parse: the rows' history and the registers' rates come from the same document.
+  const doc = registerDocument(text)
+  const history = documentHistory(doc, limits)
   const time = Math.floor(timeOf(doc.ts, 'ts'))
   const row = history.rows[0]
   if (row === undefined) throw new ParseError('current values without a row (ask with time=now)')

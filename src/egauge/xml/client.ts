@@ -34,7 +34,6 @@ export class XmlClient implements MeterSource {
   private readonly filter: RegisterFilter
   /** The meter's total and virtual registers, as its current values last named them (`rt="total"`). */
   private virtualNames: ReadonlySet<string> | undefined
-  private learning: Promise<unknown> | undefined
   private currentInFlight: Promise<unknown> | undefined
 
   constructor (sensor: PulledSensor, counters: SourceCounters = {}) {
@@ -80,9 +79,9 @@ export class XmlClient implements MeterSource {
    */
   private async learnVirtualNames (): Promise<ReadonlySet<string> | undefined> {
     if (this.virtualNames !== undefined) return this.virtualNames
-    // A read of current values already under way (the status page asks for both at once) will do.
-    const pending = this.currentInFlight ?? (this.learning ??= this.readCurrent().finally(() => { this.learning = undefined }))
-    await pending.catch(() => undefined)
+    // A read of current values already under way (the status page asks for both at once, or
+    // another history request is learning) will do: current() registers itself as in flight.
+    await (this.currentInFlight ?? this.current()).catch(() => undefined)
     return this.virtualNames
   }
 
