@@ -4,7 +4,7 @@
  */
 import { registerFilter, type PulledSensor } from '../../config/schema.js'
 import { parsedAnswer } from '../../model/errors.js'
-import { physicalOnly, type History, type HistoryQuery, type RegisterFilter, type Retention } from '../../model/history.js'
+import { type History, type HistoryQuery, type RegisterFilter, type Retention } from '../../model/history.js'
 import type { Snapshot } from '../../model/readings.js'
 import type { Fetched, MeterSource, SourceCounters } from '../../model/source.js'
 import { EG4XXX_RETENTION } from '../retention.js'
@@ -62,12 +62,13 @@ export class XmlClient implements MeterSource {
 
   async history (query: HistoryQuery, signal?: AbortSignal): Promise<Fetched<History>> {
     if (!this.sensor.totals) {
+      // Asked without `a`: every column is a physical register, whatever its name.
       const answer = await this.transport.fetch(showPath(query), signal)
-      return { data: physicalOnly(parsedAnswer(this.sensor.name, () => parseShow(answer.text, this.sensor))), fetchSeconds: answer.fetchSeconds }
+      return { data: parsedAnswer(this.sensor.name, () => parseShow(answer.text, this.sensor, { totals: false })), fetchSeconds: answer.fetchSeconds }
     }
-    const virtualNames = await this.learnVirtualNames()
+    const names = await this.learnVirtualNames()
     const answer = await this.transport.fetch(showPath(query, true), signal)
-    return { data: parsedAnswer(this.sensor.name, () => parseShow(answer.text, this.sensor, virtualNames)), fetchSeconds: answer.fetchSeconds }
+    return { data: parsedAnswer(this.sensor.name, () => parseShow(answer.text, this.sensor, { totals: true, names })), fetchSeconds: answer.fetchSeconds }
   }
 
   /**

@@ -85,10 +85,11 @@ function instRegister (scan: XmlScanner, attrs: Record<string, string>, sensor: 
  *
  * Stored data do not mark the meter's totals: with `a` they are the first columns, named `use`
  * and `gen`, followed by any other virtual register under its own name. Leading `use` and `gen`
- * become *Total Usage* and *Total Generation*; `virtualNames` (the `rt="total"` registers of the
- * meter's current values) marks the others.
+ * become *Total Usage* and *Total Generation*; `virtuals.names` (the `rt="total"` registers of
+ * the meter's current values) marks the others. An answer asked without `a` has no totals:
+ * `{ totals: false }` leaves a physical register that happens to be named `use` as it is.
  */
-export function parseShow (xml: string, limits?: AnswerLimits, virtualNames?: ReadonlySet<string>): History {
+export function parseShow (xml: string, limits?: AnswerLimits, virtuals: VirtualColumns = { totals: true }): History {
   const scan = new XmlScanner(xml)
   const root = rootElement(scan, 'group')
   const columns: Column[] = []
@@ -138,8 +139,14 @@ export function parseShow (xml: string, limits?: AnswerLimits, virtualNames?: Re
     }
   }
   if (columns.length === 0) throw new ParseError('history without <cname> columns')
-  markVirtual(columns, virtualNames)
+  if (virtuals.totals) markVirtual(columns, virtuals.names)
   return { serial: root.attrs.serial ?? '', columns, rows: newestFirstUnique(rows) }
+}
+
+/** Whether a history answer may hold the meter's totals (asked with `a`, or pushed), and the names of its virtual registers where known. */
+export interface VirtualColumns {
+  totals: boolean
+  names?: ReadonlySet<string> | undefined
 }
 
 /** Marks (and names) the totals and virtual registers among stored columns, in place. */

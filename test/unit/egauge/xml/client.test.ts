@@ -55,6 +55,18 @@ t.test('totals: false: no `a`, and no total on any route', async (t) => {
   t.equal(current.data.readings.length, sim.model.registers.length)
 })
 
+t.test('totals: false and a physical register named use first: kept under its own name', async (t) => {
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/xml' }).end(`<group serial="0x1"><data columns="2" time_stamp="0x${NOW.toString(16)}" time_delta="1" epoch="0x0">` +
+      '<cname t="P">use</cname><cname t="P">Grid</cname><r><c>10</c><c>20</c></r><r><c>4</c><c>5</c></r></data></group>')
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.closeAllConnections(); server.close() })
+  const history = await client({ totals: false }, `http://127.0.0.1:${(server.address() as AddressInfo).port}`).history({ step: 1, rows: 2 })
+  t.same(history.data.columns.map((c) => [c.name, c.virtual]), [['use', false], ['Grid', false]])
+  t.same(history.data.rows.map((r) => r.values), [[10, 20], [4, 5]])
+})
+
 t.test('current values that cannot be read fail no history: the totals are still found by name, and asked again next time', async (t) => {
   let instCalls = 0
   const server = createServer((req, res) => {

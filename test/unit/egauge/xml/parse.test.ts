@@ -129,7 +129,8 @@ t.test('only leading use and gen are totals; other virtual registers are named b
   const xml = '<group serial="0x1"><data columns="4" time_stamp="0x10" time_delta="1"><cname t="P">use</cname><cname t="P">Net</cname>' +
     '<cname t="P">Grid</cname><cname t="P">gen</cname><r><c>1</c><c>2</c><c>3</c><c>4</c></r></data></group>'
   t.same(parseShow(xml).columns.map((c) => [c.name, c.virtual]), [['Total Usage', true], ['Net', false], ['Grid', false], ['gen', false]])
-  t.same(parseShow(xml, undefined, new Set(['Net'])).columns.map((c) => [c.name, c.virtual]), [['Total Usage', true], ['Net', true], ['Grid', false], ['gen', false]])
+  t.same(parseShow(xml, undefined, { totals: true, names: new Set(['Net']) }).columns.map((c) => [c.name, c.virtual]), [['Total Usage', true], ['Net', true], ['Grid', false], ['gen', false]])
+  t.same(parseShow(xml, undefined, { totals: false }).columns.map((c) => [c.name, c.virtual]), [['use', false], ['Net', false], ['Grid', false], ['gen', false]], 'asked without a: a register named use is a register')
 })
 
 t.test('window average: newest row against oldest', async (t) => {
