@@ -87,8 +87,12 @@ export async function toExposition (snapshot: Snapshot, opts: ExpositionOptions)
 
   const { sensor } = snapshot
   const tagNames = Object.keys(opts.tags).sort()
-  gauge('egauge_sensor_info', 'Constant 1 per meter, labelled with its configuration serial and configured tags.', ['sensor', 'serial', ...tagNames])
-    .set({ sensor, serial: snapshot.serial, ...opts.tags }, 1)
+  // The meter's serial number and host name where its protocol says them (the WebAPI); an absent
+  // label and an empty one are the same series to Prometheus, so XML meters simply lack them.
+  const identity = Object.fromEntries(Object.entries({ serial_number: snapshot.identity?.serialNumber, hostname: snapshot.identity?.hostname })
+    .filter((entry): entry is [string, string] => entry[1] !== undefined && !Object.hasOwn(opts.tags, entry[0])))
+  gauge('egauge_sensor_info', 'Constant 1 per meter, labelled with its configuration serial, its serial number and host name where the meter says them, and configured tags.', ['sensor', 'serial', ...Object.keys(identity), ...tagNames])
+    .set({ sensor, serial: snapshot.serial, ...identity, ...opts.tags }, 1)
   gauge('egauge_sample_timestamp_seconds', 'Meter time of the values in this response, in unix seconds.', ['sensor'])
     .set({ sensor }, snapshot.time)
   gauge('egauge_fetch_duration_seconds', 'How long the meter took to answer this request.', ['sensor'])

@@ -31,4 +31,12 @@ export interface Snapshot {
   /** Meter time of the newest values, unix seconds. */
   time: number
   readings: Reading[]
+  /** Who the meter is, where its protocol says (the WebAPI, with the right to read it). */
+  identity?: MeterIdentity
+}
+
+/** A meter's own identity: its device serial number (stable, unlike `serial`) and host name. */
+export interface MeterIdentity {
+  serialNumber?: string
+  hostname?: string
 }

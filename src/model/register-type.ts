@@ -29,6 +29,15 @@ export function xmlUnitsPerSecond (type: RegisterType, units: number, seconds: n
   return type.xmlUnits === undefined ? units / seconds : units / type.xmlUnits / seconds
 }
 
+/**
+ * A rate in the register's unit (`%`) → XML API units per second, multiplied by the XML API's own
+ * units per unit as the XML parser does with `<i>`, so that both protocols give the same float
+ * (50.992 × 10 is 509.91999999999996, 50.992 × 1000 / 100 is 509.92).
+ */
+export function rateInXmlUnits (type: RegisterType, rate: number): number {
+  return rate * (type.xmlUnits === undefined ? type.perUnit : type.perUnit / type.xmlUnits)
+}
+
 /** The average rate in SI units of `units` meter units over `seconds`: one correctly rounded division. */
 export function siRate (type: RegisterType, units: number, seconds: number): number {
   return units / (type.perUnit * seconds)

@@ -4,7 +4,7 @@
  * egauge/ (the XML API today); meters/factory.ts picks one by the sensor's `api`.
  */
 import type { History, HistoryQuery, Retention } from './history.js'
-import type { Snapshot } from './readings.js'
+import type { MeterIdentity, Snapshot } from './readings.js'
 
 /** A parsed answer and how long the meter took to give it. */
 export interface Fetched<T> {
@@ -23,6 +23,8 @@ export interface MeterSource {
   close: () => Promise<void>
   /** For a protocol that logs in (the WebAPI): its token's state, never the token. */
   tokenState?: () => 'none' | 'valid' | 'refused'
+  /** For a protocol that says who the meter is (the WebAPI): what it has said so far. */
+  identity?: () => MeterIdentity
 }
 
 /** A parsed answer as the pull path caches and renders it. */

@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { meterModel, type MeterModel } from './data.js'
 import { instXml, showXml, type ShowRequest } from './xml.js'
-import { dbLevelsJson, registerJson, TokenSigner } from './webapi.js'
+import { dbLevelsJson, identityOf, registerJson, TokenSigner } from './webapi.js'
 
 export interface Fault {
   /** Delay before answering. */
@@ -135,6 +135,8 @@ export class Simulator {
     }
     if (path === '/api/register') return registerJson(this.model, now, new URLSearchParams(query))
     if (path === '/api/sys/db') return { status: 200, body: dbLevelsJson(now) }
+    if (path === '/api/sys/sn') return { status: 200, body: JSON.stringify({ result: identityOf(this.model).serialNumber }) }
+    if (path === '/api/config/net/hostname') return { status: 200, body: JSON.stringify({ result: identityOf(this.model).hostname }) }
     return { status: 404, body: 'Not Found\n' }
   }
 

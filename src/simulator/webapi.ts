@@ -1,7 +1,8 @@
 /**
  * The simulated meter's JSON WebAPI answers (egauge-webapi-and-push.md §1.3, §1.5), from the same
  * model as its XML: `/api/register` with `rate`, `raw`, `virtual=value`, `time=` ranges and
- * `max-rows`, and `/api/sys/db`. The same meter behind both protocols gives the same values.
+ * `max-rows`, `/api/sys/db`, `/api/sys/sn` and `/api/config/net/hostname`. The same meter behind
+ * both protocols gives the same values.
  * Tokens are HMAC-signed JWTs with `beg` and `ltm` claims, as a meter's. Pure but for the secret.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto'
@@ -10,6 +11,16 @@ import { instantRate, raw, resolutionAt, virtualRate, virtualRaw, type MeterMode
 
 /** A token's lifetime: "typically for about 10 minutes". */
 export const TOKEN_LIFETIME_S = 600
+
+/**
+ * The simulated meter's identity as `/api/sys/sn` and `/api/config/net/hostname` give it: a
+ * serial number and the factory host name eGauge uses (`eGauge` and a number), both derived from
+ * its configuration serial, so the same seed is the same meter.
+ */
+export function identityOf (model: MeterModel): { serialNumber: string, hostname: string } {
+  const number = String(Number.parseInt(model.serial.slice(2), 16) % 100_000).padStart(5, '0')
+  return { serialNumber: `G${number}`, hostname: `eGauge${number}` }
+}
 
 /** The stored levels of an EG4xxx as `/api/sys/db` lists them (the simulator's resolutionAt()). */
 export function dbLevelsJson (now: number): string {

@@ -115,6 +115,25 @@ t.test('demo mode with a bad --listen or a busy port exits instead of hanging', 
   // If the demo meter were left running, this test file would never end (tap's timeout).
 })
 
+t.test('once over the WebAPI: the same output as over XML, the password never printed', async (t) => {
+  const sim = new Simulator({ seed: 9, clock: () => 1_700_000_040_000, auth: { username: 'owner', password: 'once-secret' } })
+  const url = await sim.listen()
+  t.teardown(() => sim.close())
+  const file = join(tmp, 'both.yml')
+  writeFileSync(file, ['sensors:', ...['x', 'j'].map((name) => `  - { name: ${name}, url: "${url}", api: ${name === 'x' ? 'xml' : 'webapi'}, username: owner, password: once-secret }`)].join('\n') + '\n')
+  for (const options of [[], ['--window', '5m', '--step', '1m'], ['--format', 'prometheus'], ['--format', 'openmetrics', '--window', '15m']]) {
+    const viaXml = await run(['once', 'x', '--config', file, ...options])
+    const viaJson = await run(['once', 'j', '--config', file, ...options])
+    t.equal(viaJson.code, 0, viaJson.err)
+    t.equal(viaJson.err, '')
+    // Only egauge_sensor_info tells the protocols apart (README "JSON WebAPI"), and fetch times differ.
+    const same = (text: string): string => text.replaceAll('sensor="j"', 'sensor="x"').replaceAll('sensor=j', 'sensor=x').replace(/^egauge_sensor_info\{.*$/m, '').replace(/(egauge_fetch_duration_seconds\{[^}]*\}) \S+/, '$1 0')
+    t.equal(same(viaJson.out), same(viaXml.out), `once ${options.join(' ') || '(current values)'}`)
+    t.ok(viaJson.out.length > 1000)
+    t.notMatch(viaJson.out + viaJson.err, 'once-secret')
+  }
+})
+
 t.test('a meter failure exits 1 with the sensor and the cause', async (t) => {
   const sim = new Simulator()
   const url = await sim.listen()

@@ -8,12 +8,12 @@
 import { registerFilter, type PulledSensor } from '../../config/schema.js'
 import { EgaugeError, parsedAnswer } from '../../model/errors.js'
 import { physicalOnly, type History, type HistoryQuery, type RegisterFilter, type Retention } from '../../model/history.js'
-import type { Snapshot } from '../../model/readings.js'
+import type { MeterIdentity, Snapshot } from '../../model/readings.js'
 import type { Fetched, MeterSource, SourceCounters } from '../../model/source.js'
 import { EG4XXX_RETENTION } from '../retention.js'
 import { MeterTransport, type ExchangeAnswer } from '../transport.js'
 import { WebApiAuth, type TokenState } from './auth.js'
-import { parseDbLevels, parseRegisterJson, parseRegisterRates } from './register.js'
+import { parseDbLevels, parseIdentityValue, parseRegisterJson, parseRegisterRates } from './register.js'
 
 /** The register query for current values. */
 export function currentPath (totals: boolean): string {
@@ -46,7 +46,9 @@ export class WebApiClient implements MeterSource {
   private readonly filter: RegisterFilter
   readonly auth: WebApiAuth
   private levels: Retention | undefined
-  private levelsAsked = false
+  private meterIdentity: MeterIdentity = {}
+  /** Whether the meter has said what it keeps and who it is, or that this user may not read it. */
+  private learned = false
 
   constructor (sensor: PulledSensor, counters: SourceCounters = {}, now: () => number = Date.now) {
     this.sensor = sensor
@@ -61,8 +63,9 @@ export class WebApiClient implements MeterSource {
 
   async current (signal?: AbortSignal): Promise<Fetched<Snapshot>> {
     const answer = await this.get(currentPath(this.sensor.totals), signal)
-    await this.learnRetention(signal)
+    await this.learnMeter(signal)
     const snapshot = parsedAnswer(this.sensor.name, () => parseRegisterRates(answer.text, this.sensor.name, this.filter, this.sensor))
+    snapshot.identity = this.meterIdentity
     // The WebAPI lists the totals first, the XML API's current values last: the XML order, so
     // that both protocols give the same output.
     snapshot.readings = [...snapshot.readings.filter((r) => !r.virtual), ...snapshot.readings.filter((r) => r.virtual)]
@@ -84,13 +87,29 @@ export class WebApiClient implements MeterSource {
     await this.transport.close()
   }
 
-  /** Reads `/api/sys/db` once; a meter that refuses it (`view_settings` is needed) keeps the EG4xxx assumption. */
-  private async learnRetention (signal?: AbortSignal): Promise<void> {
-    if (this.levelsAsked) return
-    this.levelsAsked = true
+  /** The meter's serial number and host name, once read (empty before, or without the right to read them). */
+  identity (): MeterIdentity {
+    return this.meterIdentity
+  }
+
+  /**
+   * Reads `/api/sys/db`, `/api/sys/sn` and `/api/config/net/hostname` once, beside the first
+   * current values. All need the `view_settings` right: a meter that refuses the first keeps the
+   * EG4xxx assumption and is not asked the others. A meter that cannot be reached is asked again
+   * next time; none of this fails the reading it accompanies.
+   */
+  private async learnMeter (signal?: AbortSignal): Promise<void> {
+    if (this.learned) return
     try {
       this.levels = parseDbLevels((await this.get('/api/sys/db', signal)).text)
-    } catch {}
+      const serialNumber = parseIdentityValue((await this.get('/api/sys/sn', signal)).text)
+      const hostname = parseIdentityValue((await this.get('/api/config/net/hostname', signal)).text)
+      this.meterIdentity = { ...(serialNumber === undefined ? {} : { serialNumber }), ...(hostname === undefined ? {} : { hostname }) }
+      this.learned = true
+    } catch (err) {
+      // An answer, even a refusal or a malformed one, is the meter's word; a network error is not.
+      if (!(err instanceof EgaugeError) || err.status !== undefined) this.learned = true
+    }
   }
 
   /** A GET with the meter's token: logs in when needed, once more after a 401. Throws EgaugeError. */

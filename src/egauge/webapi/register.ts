@@ -5,10 +5,10 @@
  * exact doubles up to 15 digits, BigInt beyond, as in the XML path. Every malformed input throws
  * ParseError, nothing else.
  */
-import { checkRegister, ParseError, type AnswerLimits } from '../../model/errors.js'
+import { checkRegister, LimitError, ParseError, type AnswerLimits } from '../../model/errors.js'
 import { EXACT_LIMIT, type Column, type History, type HistoryRow, type RegisterFilter, type Retention } from '../../model/history.js'
 import type { Reading, Snapshot } from '../../model/readings.js'
-import { siRate, siTotal, xmlUnitsPerSecond } from '../../model/register-type.js'
+import { rateInXmlUnits, siRate, siTotal, xmlUnitsPerSecond } from '../../model/register-type.js'
 import { webapiRegisterType, totalName } from '../registers.js'
 
 const INTEGER_TEXT = /^-?\d{1,20}$/
@@ -50,7 +50,7 @@ function documentHistory (doc: Record<string, unknown>, limits: AnswerLimits | u
     const step = range.delta
     if (typeof step !== 'number' || !Number.isFinite(step) || step < 0) throw new ParseError(`ranges[${r}].delta is not a number of seconds`)
     if (!Array.isArray(range.rows)) throw new ParseError(`ranges[${r}].rows is not a list`)
-    if (rows.length + range.rows.length > MAX_JSON_ROWS) throw new ParseError(`more than ${MAX_JSON_ROWS} rows`)
+    if (rows.length + range.rows.length > MAX_JSON_ROWS) throw new LimitError(`more than ${MAX_JSON_ROWS} rows in one answer`)
     if (range.rows.length > 1 && step === 0) throw new ParseError(`ranges[${r}] has delta 0 and more than one row`)
     range.rows.forEach((cells: unknown, i: number) => {
       const time = Math.floor(newest - i * step)
@@ -65,7 +65,9 @@ function registerColumns (registers: unknown, limits: AnswerLimits | undefined):
   // The spec's schema says a list; eGauge's own worked example shows one register object: take both.
   const list = Array.isArray(registers) ? registers : isObject(registers) ? [registers] : undefined
   if (list === undefined || list.length === 0) throw new ParseError('no "registers" in the register document')
-  if (list.length > MAX_JSON_REGISTERS) throw new ParseError(`more than ${MAX_JSON_REGISTERS} registers`)
+  // The sensor's own limit first, as the XML parser counts: the same error for the same meter.
+  checkRegister(limits, list.length, '')
+  if (list.length > MAX_JSON_REGISTERS) throw new LimitError(`more than ${MAX_JSON_REGISTERS} registers in one answer`)
   return list.map((reg, i) => {
     if (!isObject(reg) || typeof reg.name !== 'string' || reg.name === '') throw new ParseError(`registers[${i}] has no name`)
     checkRegister(limits, i + 1, reg.name)
@@ -143,7 +145,7 @@ export function parseRegisterRates (text: string, sensor: string, filter?: Regis
       rate: kind.discrete === true ? siRate(kind, value, 1) : rate ?? Number.NaN,
       total: kind.discrete === true ? Number.NaN : siTotal(kind, value),
       // In the XML API's units, which the legacy schema's arithmetic takes.
-      rawRate: xmlUnitsPerSecond(kind, kind.discrete === true ? value : (rate ?? Number.NaN) * kind.perUnit, 1)
+      rawRate: kind.discrete === true ? xmlUnitsPerSecond(kind, value, 1) : rateInXmlUnits(kind, rate ?? Number.NaN)
     })
   })
   return { sensor, serial: '', time, readings }
@@ -174,4 +176,22 @@ export function parseDbLevels (text: string): Retention {
   }).sort((a, b) => a.step - b.step)
   parsed[parsed.length - 1]!.maxAge = Number.POSITIVE_INFINITY
   return { levels: parsed }
+}
+
+/** What an identity value may look like: printable ASCII, no spaces, short (a meter's answer is untrusted). */
+const IDENTITY_VALUE = /^[\x21-\x7e]{1,64}$/
+
+/**
+ * `GET /api/sys/sn` or `/api/config/net/hostname` → its value (`{"result": "…"}`, §1.5), or
+ * undefined when the answer holds no such value. Pure.
+ */
+export function parseIdentityValue (text: string): string | undefined {
+  let doc: unknown
+  try {
+    doc = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  const result = isObject(doc) ? doc.result : undefined
+  return typeof result === 'string' && IDENTITY_VALUE.test(result) ? result : undefined
 }

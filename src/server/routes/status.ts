@@ -22,6 +22,9 @@ export function statusRoutes (app: FastifyInstance, opts: AppOptions): void {
         // How the bridge reads it (null for a meter that only pushes), and its login's state.
         api: config.sensors.find((c) => c.name === s.name && c.url !== undefined)?.api ?? null,
         token: pool.source(s.name)?.tokenState?.() ?? null,
+        // Who the meter says it is (the WebAPI, with the view_settings right); null where unknown.
+        serialNumber: pool.source(s.name)?.identity?.().serialNumber ?? null,
+        hostname: pool.source(s.name)?.identity?.().hostname ?? null,
         lastFetch: iso(s.lastFetch),
         lastSuccess: iso(s.lastSuccess),
         lastError: errorJson(s.lastError),
@@ -61,7 +64,7 @@ export function statusRoutes (app: FastifyInstance, opts: AppOptions): void {
       // Read after the fetches, so the page shows their outcome.
       sensors: book.statuses(),
       timeoutsMs: new Map(config.sensors.map((s) => [s.name, s.timeoutMs])),
-      protocols: new Map(config.sensors.filter(isPulled).map((s) => [s.name, protocolLabel(s.api, pool.source(s.name)?.tokenState?.())])),
+      protocols: new Map(config.sensors.filter(isPulled).map((s) => [s.name, protocolLabel(s.api, pool.source(s.name)?.tokenState?.(), pool.source(s.name)?.identity?.().serialNumber)])),
       meters,
       baseUrl: `${req.protocol}://${req.host}`,
       auth: config.server.auth.kind,
@@ -72,9 +75,9 @@ export function statusRoutes (app: FastifyInstance, opts: AppOptions): void {
 }
 
 /** What the status page says of how a meter is read: never the token itself. */
-function protocolLabel (api: string, token: string | undefined): string {
+function protocolLabel (api: string, token: string | undefined, serialNumber: string | undefined): string {
   if (api === 'xml') return 'XML API'
-  return `JSON WebAPI, ${token === 'valid' ? 'logged in' : token === 'refused' ? 'login refused' : 'not logged in'}`
+  return `JSON WebAPI, ${token === 'valid' ? 'logged in' : token === 'refused' ? 'login refused' : 'not logged in'}${serialNumber === undefined ? '' : `, serial number ${serialNumber}`}`
 }
 
 function iso (ms: number | undefined): string | null {

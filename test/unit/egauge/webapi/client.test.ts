@@ -13,7 +13,7 @@ import { expiry, FALLBACK_LIFETIME_MS, REFRESH_MARGIN_MS } from '../../../../src
 import { historyPath, WebApiClient } from '../../../../src/egauge/webapi/client.js'
 import { EgaugeError } from '../../../../src/model/errors.js'
 import { Simulator } from '../../../../src/simulator/server.js'
-import { TOKEN_LIFETIME_S } from '../../../../src/simulator/webapi.js'
+import { identityOf, TOKEN_LIFETIME_S } from '../../../../src/simulator/webapi.js'
 import { testBridge } from '../../../helpers/bridge.js'
 
 const NOW = 1_700_000_040
@@ -48,18 +48,40 @@ t.test('the same simulated meter over XML and over the WebAPI: the same line pro
   for (const query of ['', '?window=5m&step=1s', '?window=1d&step=1h', '?window=15m&step=15m']) {
     t.equal(await get('viajson', query), await get('viaxml', query), `identical line protocol: ${query === '' ? 'current values' : query}`)
   }
-  // The XML API names the meter's configuration serial, the WebAPI has none; fetch times differ by nature.
-  const prom = async (s: string, query: string): Promise<string> => (await get(s, query)).replace(/serial="[^"]*"/, 'serial=""').replace(/(egauge_fetch_duration_seconds\{[^}]*\}) \S+/, '$1 0')
+  // The XML API names the meter's configuration serial, the WebAPI its serial number and host
+  // name; fetch times differ by nature.
+  const info = /^egauge_sensor_info\{.*$/m
+  const prom = async (s: string, query: string): Promise<string> => (await get(s, query)).replace(info, '').replace(/(egauge_fetch_duration_seconds\{[^}]*\}) \S+/, '$1 0')
   for (const query of ['?format=prometheus', '?window=1h&format=prometheus']) {
-    t.equal(await prom('viajson', query), await prom('viaxml', query), `identical Prometheus text but for egauge_sensor_info{serial}: ${query}`)
+    t.equal(await prom('viajson', query), await prom('viaxml', query), `identical Prometheus text but for egauge_sensor_info: ${query}`)
   }
-  t.match(await get('viajson', '?format=prometheus'), /egauge_sensor_info\{sensor="viaxml",serial=""\} 1/)
-  // Which protocol, and the login's state: never the token.
-  const api = JSON.parse((await bridge.app.inject({ method: 'GET', url: '/api/sensors' })).body) as { sensors: Array<{ name: string, api: string, token: string | null }> }
-  t.same(api.sensors.map((s) => [s.name, s.api, s.token]), [['viaxml', 'xml', null], ['viajson', 'webapi', 'valid']])
+  const probe = async (target: string, query: string): Promise<string> => {
+    const r = await bridge.app.inject({ method: 'GET', url: `/probe?target=${target}${query}` })
+    t.equal(r.statusCode, 200, `/probe ${target}${query}`)
+    return r.body.replaceAll('viajson', 'viaxml').replace(info, '').replace(/(egauge_fetch_duration_seconds\{[^}]*\}) \S+/, '$1 0')
+  }
+  for (const query of ['', '&window=15m&step=1m']) t.equal(await probe('viajson', query), await probe('viaxml', query), `/probe: identical Prometheus text but for egauge_sensor_info${query}`)
+  const peper = testBridge({
+    server: { cache_ttl: '0s' },
+    influx: { schema: 'peper' },
+    sensors: [{ name: 'viaxml', url, ...CREDS }, { name: 'viajson', url, api: 'webapi', ...CREDS }]
+  })
+  t.teardown(() => peper.close())
+  for (const query of ['', '?window=5m&step=1s', '?window=1h&step=1m']) {
+    const lines = async (name: string): Promise<string> => (await peper.app.inject({ method: 'GET', url: `/metrics/${name}${query}` })).body.replaceAll('viajson', 'viaxml')
+    const viaJson = await lines('viajson')
+    t.ok(viaJson.startsWith('measure,'), 'the legacy measurement')
+    t.equal(viaJson, await lines('viaxml'), `the legacy peper schema, identical: ${query === '' ? 'current values' : query}`)
+  }
+  const { serialNumber, hostname } = identityOf(sim.model)
+  t.equal(info.exec(await get('viajson', '?format=prometheus'))![0], `egauge_sensor_info{sensor="viaxml",serial="",serial_number="${serialNumber}",hostname="${hostname}"} 1`)
+  t.equal(info.exec(await get('viaxml', '?format=prometheus'))![0], `egauge_sensor_info{sensor="viaxml",serial="${sim.model.serial}"} 1`)
+  // Which protocol, the login's state (never the token), who the meter is.
+  const api = JSON.parse((await bridge.app.inject({ method: 'GET', url: '/api/sensors' })).body) as { sensors: Array<{ name: string, api: string, token: string | null, serialNumber: string | null, hostname: string | null }> }
+  t.same(api.sensors.map((s) => [s.name, s.api, s.token, s.serialNumber, s.hostname]), [['viaxml', 'xml', null, null, null], ['viajson', 'webapi', 'valid', serialNumber, hostname]])
   const page = (await bridge.app.inject({ method: 'GET', url: '/' })).body
   t.match(page, / · XML API<\/span>/)
-  t.match(page, / · JSON WebAPI, logged in<\/span>/)
+  t.match(page, ` · JSON WebAPI, logged in, serial number ${serialNumber}</span>`)
   const tokens = sim.requests.filter((r) => r.authorization?.startsWith('Bearer ') === true).map((r) => r.authorization!.slice(7))
   t.ok(tokens.length > 0)
   for (const token of new Set(tokens)) t.notOk(page.includes(token) || JSON.stringify(api).includes(token), 'the token is on no page')
@@ -133,11 +155,17 @@ t.test('the login as the meter expects it: MD5(MD5(usr:rlm:pwd):nnc:cnnc), the p
   t.notMatch(JSON.stringify(login), CREDS.password)
 })
 
-t.test('retention from /api/sys/db once current values are read; the query for a history request', async (t) => {
+t.test('retention from /api/sys/db and identity from /api/sys/sn and /api/config/net/hostname once current values are read; the query for a history request', async (t) => {
   const c = client()
   t.same(c.retention().levels.map((l) => l.step), [1, 60, 900], 'an EG4xxx until asked')
+  t.same(c.identity(), {}, 'nobody until asked')
+  sim.requests.length = 0
   await c.current()
   t.same(c.retention().levels, [{ step: 1, maxAge: 3600 }, { step: 60, maxAge: 60 * 527_040 }, { step: 900, maxAge: Number.POSITIVE_INFINITY }])
+  t.same(c.identity(), identityOf(sim.model))
+  t.match(identityOf(sim.model), { serialNumber: /^G\d{5}$/, hostname: /^eGauge\d{5}$/ })
+  await c.current()
+  t.same(sim.requests.map((r) => r.path).filter((p) => p.startsWith('/api/sys') || p.startsWith('/api/config')), ['/api/sys/db', '/api/sys/sn', '/api/config/net/hostname'], 'asked once')
   t.equal(historyPath({ step: 1, rows: 301 }, true), '/api/register?raw&virtual=value&time=now-300:1:now&max-rows=301')
   t.equal(historyPath({ step: 60, rows: 3, newest: 1200, oldest: 1000 }, false), '/api/register?raw&time=1000:60:1200&max-rows=3')
   t.equal(historyPath({ step: 60, rows: 3, newest: 1200 }, false), '/api/register?raw&time=1080:60:1200&max-rows=3')
@@ -194,6 +222,7 @@ t.test('the simulator\'s WebAPI: a bad time range is an error member; a login wi
 
 t.test('a login refused with HTTP 400; a token refused again after a new login (no right to read); /api/sys/db refused', async (t) => {
   let registerStatus = 401
+  let sysAsked = 0
   const server = createServer((req, res) => {
     const reply = (status: number, body: unknown): void => { res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body)) }
     if (req.url === '/api/auth/unauthorized') return reply(401, { rlm: 'R', nnc: 'N', error: 'Authentication required.' })
@@ -202,7 +231,7 @@ t.test('a login refused with HTTP 400; a token refused again after a new login (
       req.on('end', () => { reply(registerStatus === 400 ? 400 : 200, registerStatus === 400 ? { error: 'Bad Request' } : { jwt: 'h.e30.s' }) })
       return
     }
-    if (req.url === '/api/sys/db') return reply(401, { rlm: 'R', nnc: 'N', error: 'Authentication required.' })
+    if (req.url === '/api/sys/db') { sysAsked++; return reply(401, { rlm: 'R', nnc: 'N', error: 'Authentication required.' }) }
     return reply(registerStatus, registerStatus === 200 ? { ts: '1700000000', registers: [{ name: 'Grid', type: 'P', idx: 0, did: 0, rate: 1 }], ranges: [{ ts: '1700000000', delta: 1, rows: [['5']] }] } : { error: 'no' })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -214,6 +243,10 @@ t.test('a login refused with HTTP 400; a token refused again after a new login (
   registerStatus = 200
   t.equal((await c.current()).data.readings[0]!.register, 'Grid')
   t.same(c.retention().levels.map((l) => l.step), [1, 60, 900], '/api/sys/db refused: the EG4xxx assumption stays')
+  t.same(c.identity(), {}, 'and the meter is not asked who it is')
+  t.equal(sysAsked, 2, 'once, and once more with a new token')
+  await c.current()
+  t.equal(sysAsked, 2, 'a refusal is an answer: not asked again')
   registerStatus = 400
   const fresh = client({}, at)
   await t.rejects(fresh.current(), { code: 'EGAUGE_AUTH', message: 'sensor w: meter refused the login (HTTP 400): check username and password' })
@@ -242,4 +275,35 @@ t.test('the simulator checks its tokens; a slow WebAPI meter; totals: false over
   const physical = client({ totals: false })
   t.same((await physical.current()).data.readings.filter((r) => r.virtual), [], 'no totals in current values')
   t.same((await physical.history({ step: 1, rows: 2 })).data.columns.filter((col) => col.virtual), [], 'nor in history')
+})
+
+t.test('identity: a meter that could not be reached is asked again; a malformed value is left out', async (t) => {
+  const asked: string[] = []
+  let swapped = false
+  const server = createServer((req, res) => {
+    const reply = (status: number, body: unknown): void => { res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body)) }
+    asked.push(req.url!)
+    if (req.url === '/api/auth/unauthorized') return reply(401, { rlm: 'R', nnc: 'N', error: 'Authentication required.' })
+    if (req.url === '/api/auth/login') { req.resume(); req.on('end', () => { reply(200, { jwt: 'h.e30.s' }) }); return }
+    if (req.url === '/api/sys/db') {
+      if (asked.filter((u) => u === '/api/sys/db').length === 1) { req.socket.destroy(); return }
+      return reply(200, { result: { level: [{ interval: 1000, 'row-count': 60 }, { interval: 60_000, 'row-count': 10 }] } })
+    }
+    if (req.url === '/api/sys/sn') return reply(200, { result: swapped ? 12345 : 'EG-4_x' })
+    if (req.url === '/api/config/net/hostname') return reply(200, { result: swapped ? 'garage.local' : 'host\nname' })
+    return reply(200, { ts: '1700000000', registers: [{ name: 'Grid', type: 'P', idx: 0, did: 0, rate: 1 }], ranges: [{ ts: '1700000000', delta: 1, rows: [['5']] }] })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.closeAllConnections(); server.close() })
+  const c = client({}, `http://127.0.0.1:${(server.address() as AddressInfo).port}`)
+  t.equal((await c.current()).data.identity?.serialNumber, undefined, 'the reading stands without it')
+  t.same(c.retention().levels.map((l) => l.step), [1, 60, 900], 'not reached: the EG4xxx assumption for now')
+  const second = await c.current()
+  t.same(c.retention().levels, [{ step: 1, maxAge: 60 }, { step: 60, maxAge: Number.POSITIVE_INFINITY }], 'asked again: the meter\'s own levels')
+  t.same(second.data.identity, { serialNumber: 'EG-4_x' }, 'a host name with a control character is left out')
+  await c.current()
+  t.equal(asked.filter((u) => u === '/api/sys/db').length, 2)
+  swapped = true
+  const other = client({}, `http://127.0.0.1:${(server.address() as AddressInfo).port}`)
+  t.same((await other.current()).data.identity, { hostname: 'garage.local' }, 'a serial number that is not a string is left out')
 })

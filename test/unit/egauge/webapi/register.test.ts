@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import t from 'tap'
-import { MAX_JSON_REGISTERS, MAX_JSON_ROWS, parseDbLevels, parseRegisterJson, parseRegisterRates } from '../../../../src/egauge/webapi/register.js'
+import { MAX_JSON_REGISTERS, MAX_JSON_ROWS, parseDbLevels, parseIdentityValue, parseRegisterJson, parseRegisterRates } from '../../../../src/egauge/webapi/register.js'
 import { webapiRegisterType } from '../../../../src/egauge/registers.js'
 import { LimitError, ParseError } from '../../../../src/model/errors.js'
 
@@ -101,9 +101,9 @@ t.test('every malformed document: ParseError naming what is wrong', async (t) =>
 
 t.test('size limits: rows and registers', async (t) => {
   const many = JSON.stringify({ registers: [{ name: 'a' }], ranges: [{ ts: '1000000', delta: 1, rows: Array.from({ length: MAX_JSON_ROWS + 1 }, () => ['1']) }] })
-  t.throws(() => parseRegisterJson(many), { message: `more than ${MAX_JSON_ROWS} rows` })
+  t.throws(() => parseRegisterJson(many), new LimitError(`more than ${MAX_JSON_ROWS} rows in one answer`))
   const wide = JSON.stringify({ registers: Array.from({ length: MAX_JSON_REGISTERS + 1 }, (_, i) => ({ name: `r${i}` })) })
-  t.throws(() => parseRegisterJson(wide), { message: `more than ${MAX_JSON_REGISTERS} registers` })
+  t.throws(() => parseRegisterJson(wide), new LimitError(`more than ${MAX_JSON_REGISTERS} registers in one answer`))
 })
 
 t.test('the WebAPI type table: its own codes, unknown codes degrade', async (t) => {
@@ -153,4 +153,12 @@ t.test('/api/sys/db levels: every malformed part a ParseError', async (t) => {
   }
   t.throws(() => parseDbLevels(db([])), /no "level" list/)
   t.throws(() => parseDbLevels('[]'), /no "level" list/)
+})
+
+t.test('/api/sys/sn and /api/config/net/hostname values: printable, short, else none', async (t) => {
+  t.equal(parseIdentityValue('{"result": "G12345"}'), 'G12345')
+  t.equal(parseIdentityValue('{"result": "eGauge-garage_2.local"}'), 'eGauge-garage_2.local')
+  for (const text of ['', 'not json', '[1]', '{"result": 12345}', '{"result": ""}', '{"result": "two words"}', `{"result": "${'x'.repeat(65)}"}`, '{"error": "no rights"}']) {
+    t.equal(parseIdentityValue(text), undefined, JSON.stringify(text).slice(0, 40))
+  }
 })

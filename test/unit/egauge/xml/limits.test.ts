@@ -10,6 +10,7 @@ import t from 'tap'
 import { checkRegister, LimitError } from '../../../../src/model/errors.js'
 import { parseInst, parseShow } from '../../../../src/egauge/xml/parse.js'
 import { testBridge } from '../../../helpers/bridge.js'
+import { measured } from '../../../helpers/memory.js'
 
 const NOW = 1_700_000_000
 const longNames = (() => {
@@ -45,22 +46,16 @@ t.test('through the bridge: refused while read, quickly, with the sensor named; 
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   const bridge = testBridge({ sensors: [{ name: 'hostile', url, timeout: '10s' }] })
   t.teardown(() => bridge.close())
-  let peak = process.memoryUsage().rss
-  const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss) }, 10)
-  const before = process.memoryUsage().rss
-  const started = performance.now()
-  const [show, inst] = await Promise.all([
+  const { result: [show, inst], rssGrowth, seconds } = await measured(async () => await Promise.all([
     bridge.app.inject({ method: 'GET', url: '/metrics/hostile?window=59m&step=1s' }),
     bridge.app.inject({ method: 'GET', url: '/metrics/hostile?format=prometheus' })
-  ])
-  const seconds = (performance.now() - started) / 1000
-  clearInterval(sampler)
+  ]))
   t.equal(show.statusCode, 502)
   t.equal(show.body, 'sensor hostile: meter answer too large: a register name of 10000 characters, more than 256 (max_register_name)\n')
   t.equal(inst.statusCode, 502)
   t.equal(inst.body, 'sensor hostile: meter answer too large: more than 512 registers in one answer (max_registers)\n')
   t.ok(seconds < 3, `both refused in ${seconds.toFixed(2)} s (the 10 kB names took 11 s and 5 GB before)`)
-  t.ok(peak - before < 400e6, `RSS grew by ${((peak - before) / 1e6).toFixed(0)} MB at most: the 25 MB answer and its text, not gigabytes`)
+  t.ok(rssGrowth < 400e6, `RSS grew by ${(rssGrowth / 1e6).toFixed(0)} MB at most: the 25 MB answer and its text, not gigabytes`)
   t.match(await bridge.metrics.registry.metrics(), /egauge_bridge_fetch_errors_total\{sensor="hostile",reason="EGAUGE_TOO_LARGE"\} 2/)
   t.equal((await bridge.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200)
 })
