@@ -8,7 +8,7 @@ import { args, type CommandHelp, UsageError, waitForSignal, type Out } from './a
 
 export const HELP: CommandHelp = {
   usage: 'simulate',
-  summary: 'Runs a simulated eGauge meter that speaks the XML API (egauge?inst, egauge-show) and the JSON WebAPI (/api/register, /api/sys/db, JWT login with --auth) and, with --push-to, pushes its data as a real meter does, for demos, tests and docker compose.',
+  summary: 'Runs a simulated eGauge meter that speaks the XML API (egauge?inst, egauge-show) and the JSON WebAPI (/api/register, /api/sys/db, /api/sys/sn, JWT login with --auth) and, with --push-to, pushes its data as a real meter does, for demos, tests and docker compose.',
   options: [
     ['--listen H:P', 'where to listen (default: 127.0.0.1:8080)'],
     ['--seed N', 'which meter: the same seed gives the same registers and values (default: 1)'],

@@ -204,9 +204,12 @@ t.test('a challenge that is not JSON, or not an object; a 403; the status page b
   sim.fault = { status: 403 }
   await t.rejects(c.history({ step: 1, rows: 2 }), { code: 'EGAUGE_AUTH', message: 'sensor w: meter answered HTTP 403' })
   sim.fault = undefined
-  const bridge = testBridge({ sensors: [{ name: 'w', url, api: 'webapi', ...CREDS, password: 'wrong' }] })
+  const bridge = testBridge({ sensors: [{ name: 'w', url, api: 'webapi', ...CREDS, password: 'wrong-pw-zz9' }] })
   t.teardown(() => bridge.close())
   t.match((await bridge.app.inject({ method: 'GET', url: '/' })).body, / · JSON WebAPI, login refused<\/span>/, 'the page reads the meter: refused')
+  t.equal((await bridge.app.inject({ method: 'GET', url: '/metrics/w' })).body, 'sensor w: meter refused the login (HTTP 200 with an error): check username and password\n')
+  t.match(bridge.logs(), /"code":"EGAUGE_AUTH"/, 'the refusal is logged')
+  t.notMatch(bridge.logs(), 'wrong-pw-zz9', 'without the password')
   const idle = testBridge({ sensors: [{ name: 'w', url: 'http://127.0.0.1:9', api: 'webapi', ...CREDS }] })
   t.teardown(() => idle.close())
   t.match((await idle.app.inject({ method: 'GET', url: '/' })).body, / · JSON WebAPI, not logged in<\/span>/)
