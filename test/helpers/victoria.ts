@@ -6,10 +6,17 @@ import { join } from 'node:path'
 import { ensureBinary } from './debian.js'
 import { freePort } from './ports.js'
 
+export interface VictoriaSeries { metric: Record<string, string>, values: number[], timestamps: number[] }
+
 export interface VictoriaServer {
   url: string
-  /** Raw samples of the series matching `match`, after a flush. */
-  export: (match: string) => Promise<Array<{ metric: Record<string, string>, values: number[], timestamps: number[] }>>
+  /**
+   * Raw samples of the series matching `match`, after a flush. With `settled`, asked again until
+   * it holds or 10 s have passed: under load, rows VictoriaMetrics acknowledged (v2 writes
+   * especially) were seen to become searchable only after the first flush. The last answer is
+   * returned either way, for the test to assert on.
+   */
+  export: (match: string, settled?: (series: VictoriaSeries[]) => boolean) => Promise<VictoriaSeries[]>
   stop: () => Promise<void>
 }
 
@@ -27,10 +34,15 @@ export async function startVictoria (): Promise<VictoriaServer> {
   }
   return {
     url,
-    async export (match) {
-      await fetch(`${url}/internal/force_flush`)
-      const text = await (await fetch(`${url}/api/v1/export?${new URLSearchParams({ 'match[]': match }).toString()}`)).text()
-      return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l))
+    async export (match, settled) {
+      const deadline = performance.now() + 10_000
+      for (;;) {
+        await fetch(`${url}/internal/force_flush`)
+        const text = await (await fetch(`${url}/api/v1/export?${new URLSearchParams({ 'match[]': match }).toString()}`)).text()
+        const series = text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as VictoriaSeries)
+        if (settled === undefined || settled(series) || performance.now() > deadline) return series
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
     },
     async stop () {
       const exited = new Promise((resolve) => child.once('exit', resolve))
