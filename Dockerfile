@@ -14,8 +14,13 @@ LABEL org.opencontainers.image.title="egauge-bridge" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="MIT" \
       org.opencontainers.image.documentation="README.md, Deployment"
+# MALLOC_MMAP_THRESHOLD_: glibc raises its mmap threshold each time a large buffer is freed (a
+# push batch, 0.7 MB), after which such buffers come from the heap and fragment it; fixed at
+# 128 KiB they go back to the system when freed. A 1000-meter push cycle peaked at 156 MB
+# without it, 135 MB with it (README "Performance").
 ENV NODE_ENV=production \
-    EGAUGE_BRIDGE_CONFIG=/etc/egauge-bridge/egauge-bridge.yml
+    EGAUGE_BRIDGE_CONFIG=/etc/egauge-bridge/egauge-bridge.yml \
+    MALLOC_MMAP_THRESHOLD_=131072
 WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules

@@ -16,6 +16,8 @@ const quick = process.argv.includes('--quick')
 // `--only=idle` (or another group) runs one group: conversion, server, push, receive, idle.
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length)
 const runs = (group: string): boolean => only === undefined || only === group
+// `--meters=1000,5000` runs the push sweep at those sizes only (with `--only=push`, to chase memory).
+const meters = process.argv.find((a) => a.startsWith('--meters='))?.slice('--meters='.length).split(',').map(Number)
 const started = performance.now()
 const machine = {
   cpus: cpus().length,
@@ -31,7 +33,7 @@ const figures: Figure[] = []
 const conversion = runs('conversion') ? conversionBench(quick) : { figures: [], sweep: [] }
 figures.push(...conversion.figures)
 if (runs('server')) figures.push(...await serverBench(quick))
-const push = runs('push') ? await pushBench(quick) : { figures: [], sweep: [] }
+const push = runs('push') ? await pushBench(quick, meters) : { figures: [], sweep: [] }
 figures.push(...push.figures)
 const receive = runs('receive') ? await receiveBench(quick) : { figures: [], sweep: [] }
 figures.push(...receive.figures)
@@ -45,7 +47,7 @@ for (const r of conversion.sweep) console.log(`| ${r.rows} | ${r.values} | ${r.m
 console.log('\nScale: one push cycle by meters (300 rows × 24 registers each), each in a fresh bridge process unless marked\n')
 console.log('| meters | points | wall s | bridge CPU s | influxd CPU s | bridge/influxd | bridge RSS MB | µs CPU/point |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
 for (const r of push.sweep) {
-  console.log(`| ${r.meters}${r.warm ? ' (running bridge)' : ''} | ${r.points} | ${r.wallS.toFixed(2)} | ${r.bridgeCpuS.toFixed(2)} | ${r.influxCpuS.toFixed(2)} | ${(r.bridgeCpuS / r.influxCpuS).toFixed(2)} | ${r.maxRssMB.toFixed(0)} | ${(r.bridgeCpuS * 1e6 / r.points).toFixed(1)} |`)
+  console.log(`| ${r.meters}${r.warm ? ' (running bridge)' : ''}${r.glibcDefault === true ? ' (default malloc)' : ''} | ${r.points} | ${r.wallS.toFixed(2)} | ${r.bridgeCpuS.toFixed(2)} | ${r.influxCpuS.toFixed(2)} | ${(r.bridgeCpuS / r.influxCpuS).toFixed(2)} | ${r.maxRssMB.toFixed(0)} | ${(r.bridgeCpuS * 1e6 / r.points).toFixed(1)} |`)
 }
 if (receive.sweep.length > 0) {
   console.log('\nScale: meters pushing one minute of 1-second rows (60 × 24 registers) to one bridge process; all at once, or spread over the interval\n')

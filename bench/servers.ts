@@ -8,8 +8,8 @@ import { percentile, type Figure } from './lib.js'
 const worker = new URL('./workers.js', import.meta.url).pathname
 
 /** Starts a worker and resolves with the first line it prints. */
-export async function startWorker (args: string[]): Promise<{ child: ChildProcess, line: string }> {
-  const child = spawn(process.execPath, [worker, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+export async function startWorker (args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess, line: string }> {
+  const child = spawn(process.execPath, [worker, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
   // The first line, however many chunks it arrives in (5000 meters' URLs are over 64 kB).
   let text = ''
   while (!text.includes('\n')) {

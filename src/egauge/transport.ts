@@ -18,6 +18,13 @@ const undici = lazyRequire<typeof import('undici')>('undici')
 /** Never more than this many requests in flight per meter (ARCHITECTURE.md, "The meter side"). */
 export const MAX_IN_FLIGHT = 2
 
+/**
+ * A meter's connections are let go after this long without a request. Push reads a meter once
+ * per interval (5 minutes), far beyond any meter's keep-alive, and 1000 idle pools held 16 MB of
+ * request queues besides their sockets (README "Performance"); a scrape every 15 s keeps them.
+ */
+export const IDLE_RELEASE_MS = 30_000
+
 const REDIRECTS = new Set([301, 302, 303, 307, 308])
 
 /** A meter's answer body and how long it took. */
@@ -52,10 +59,14 @@ export class MeterTransport {
   private digest: { challenge: DigestChallenge, nc: number } | undefined
   private basic = false
   private closed = false
+  private inFlight = 0
+  private idleTimer: ReturnType<typeof setTimeout> | undefined
+  private readonly idleReleaseMs: number
 
-  constructor (sensor: PulledSensor, counters: SourceCounters = {}) {
+  constructor (sensor: PulledSensor, counters: SourceCounters = {}, idleReleaseMs = IDLE_RELEASE_MS) {
     this.sensor = sensor
     this.counters = counters
+    this.idleReleaseMs = idleReleaseMs
     const url = new URL(sensor.url)
     this.origin = url.origin
     this.basePath = url.pathname.replace(/\/+$/, '')
@@ -82,7 +93,31 @@ export class MeterTransport {
 
   async close (): Promise<void> {
     this.closed = true
+    clearTimeout(this.idleTimer)
     await this.pool?.close()
+  }
+
+  /**
+   * Lets the connections go now if no request is in flight (push, done with the meter for this
+   * interval); the next request opens new ones. In flight, the idle timer does it later.
+   */
+  release (): void {
+    if (this.inFlight > 0) return
+    const old = this.pool
+    this.pool = undefined
+    old?.close().catch(() => {})
+  }
+
+  /** After the last request in flight: the connections go once idle for idleReleaseMs (one timer, re-armed). */
+  private idle (): void {
+    if (this.idleTimer !== undefined) {
+      this.idleTimer.refresh()
+      return
+    }
+    // A request started since is in flight: release() leaves it, and its end re-arms the timer.
+    this.idleTimer = setTimeout(() => { this.release() }, this.idleReleaseMs)
+    // Never what keeps the process alive.
+    this.idleTimer.unref()
   }
 
   /** GETs a path below the sensor's URL within its timeout, with Digest or Basic as the meter asks. Throws EgaugeError. */
@@ -119,12 +154,19 @@ export class MeterTransport {
     const started = performance.now()
     const timeout = AbortSignal.timeout(this.sensor.timeoutMs)
     const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout])
+    this.inFlight++
     try {
       const text = await run(combined)
+      this.settled()
       return { text, fetchSeconds: (performance.now() - started) / 1000 }
     } catch (err) {
+      this.settled()
       throw this.classify(err, combined, performance.now() - started)
     }
+  }
+
+  private settled (): void {
+    if (--this.inFlight === 0) this.idle()
   }
 
   private async get (target: string, signal: AbortSignal): Promise<string> {

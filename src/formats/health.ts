@@ -32,16 +32,23 @@ export interface HealthSample {
 }
 
 /**
- * One line per sample of `sensors`, at `time` (unix seconds), tags sorted by key. Samples of other
- * sensors, of no sensor, or not finite are left out.
+ * One line per sample of `sensors`, at `time` (unix seconds), tags sorted by key, in bodies of at
+ * most `batchSize` lines: about 20 lines per sensor made one 2 MB body at 1000 meters and 11 MB
+ * at 5000. Samples of other sensors, of no sensor, or not finite are left out.
  */
-export function healthLines (samples: readonly HealthSample[], sensors: ReadonlySet<string>, time: number): string {
-  let out = ''
+export function healthBatches (samples: readonly HealthSample[], sensors: ReadonlySet<string>, time: number, batchSize: number): string[] {
+  const batches: string[] = []
+  let lines: string[] = []
   for (const s of samples) {
     const sensor = s.labels.sensor
     if (typeof sensor !== 'string' || !sensors.has(sensor) || !Number.isFinite(s.value)) continue
     const tags = Object.keys(s.labels).sort().map((k) => `,${escapeKey(k)}=${escapeKey(String(s.labels[k]))}`).join('')
-    out += `${escapeMeasurement(HEALTH_MEASUREMENT)}${tags} ${escapeKey(s.name)}=${String(s.value)} ${time}\n`
+    lines.push(`${escapeMeasurement(HEALTH_MEASUREMENT)}${tags} ${escapeKey(s.name)}=${String(s.value)} ${time}\n`)
+    if (lines.length === batchSize) {
+      batches.push(lines.join(''))
+      lines = []
+    }
   }
-  return out
+  if (lines.length > 0) batches.push(lines.join(''))
+  return batches
 }

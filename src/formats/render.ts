@@ -4,6 +4,7 @@
  * meter data into output, so they cannot drift apart. Knows no protocol: it reads the model.
  */
 import { registerFilter, type InfluxConfig, type SensorConfig } from '../config/schema.js'
+import { EgaugeError } from '../model/errors.js'
 import type { History } from '../model/history.js'
 import type { OutputFormat, Precision } from '../model/output.js'
 import { forEachRate, historyReadings, windowReadings, type TimeRange } from '../model/rates.js'
@@ -11,6 +12,13 @@ import type { Snapshot } from '../model/readings.js'
 import type { MeterAnswer } from '../model/source.js'
 import { LineWriter, toLineProtocol, type LineProtocolOptions } from './influx.js'
 import { toExposition } from './prometheus.js'
+
+/**
+ * Lines one history response may hold. A window is at most 3600 points; 3600 points of a large
+ * meter's 64 registers are 230 400 lines (30 MB). A meter with hundreds of registers would make a
+ * body of hundreds of MB in one piece: refused with what to ask instead (README "HTTP API").
+ */
+export const MAX_RESPONSE_LINES = 500_000
 
 export interface RenderOptions {
   format: OutputFormat
@@ -66,11 +74,18 @@ export interface Batch {
 
 /**
  * A history as line protocol text (the pull path), straight from the meter's integers (no object
- * per value, no float formatting for 1-second rates).
+ * per value, no float formatting for 1-second rates). Throws EgaugeError (EGAUGE_TOO_LARGE) past
+ * MAX_RESPONSE_LINES.
  */
 export function historyText (history: History, sensor: SensorConfig, opts: LineProtocolOptions): string {
+  const filter = registerFilter(sensor)
+  const registers = filter === undefined ? history.columns.length : history.columns.filter((c) => filter.has(c.name)).length
+  const lines = Math.max(0, history.rows.length - 1) * registers
+  if (lines > MAX_RESPONSE_LINES) {
+    throw new EgaugeError('EGAUGE_TOO_LARGE', sensor.name, `window too large for one response: ${history.rows.length - 1} points × ${registers} registers = ${lines} lines, more than ${MAX_RESPONSE_LINES}: ask a shorter window, a coarser step, or fewer registers (the sensor's registers list)`)
+  }
   const writer = new LineWriter(opts, expectedBytes(history, Number.POSITIVE_INFINITY))
-  forEachRate(history, registerFilter(sensor), (column, time, units, seconds, cumulative) => {
+  forEachRate(history, filter, (column, time, units, seconds, cumulative) => {
     writer.addRate(sensor.name, column, time, units, seconds, cumulative)
   })
   return writer.take()

@@ -39,6 +39,7 @@ export function redacting (source: MeterSource, secrets: readonly string[]): Met
     history: async (query, signal) => await redactingErrors(async () => await source.history(query, signal), EgaugeError, secrets),
     retention: () => source.retention(),
     close: async () => { await source.close() },
+    ...(source.release === undefined ? {} : { release: () => { source.release!() } }),
     ...(source.tokenState === undefined ? {} : { tokenState: () => source.tokenState!() }),
     ...(source.identity === undefined ? {} : { identity: () => source.identity!() })
   }

@@ -21,6 +21,8 @@ export interface MeterSource {
   retention: () => Retention
   /** Releases connections; the source is not used afterwards. */
   close: () => Promise<void>
+  /** Lets idle connections go; the source stays usable (push, done with the meter until the next interval). */
+  release?: () => void
   /** For a protocol that logs in (the WebAPI): its token's state, never the token. */
   tokenState?: () => 'none' | 'valid' | 'refused'
   /** For a protocol that says who the meter is (the WebAPI): what it has said so far. */

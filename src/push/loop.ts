@@ -7,7 +7,7 @@
 import { setMaxListeners } from 'node:events'
 import { isPulled, type Config, type SensorConfig } from '../config/schema.js'
 import type { Live } from '../meters/pool.js'
-import { HEALTH_MEASUREMENT, HEALTH_METRICS, healthLines } from '../formats/health.js'
+import { HEALTH_MEASUREMENT, HEALTH_METRICS, healthBatches } from '../formats/health.js'
 import { sensorSeries } from '../formats/render.js'
 import { EGAUGE_ERROR_CODES, errorCode } from '../model/errors.js'
 import { WRITE_ERROR_CODES } from '../sinks/write-error.js'
@@ -154,6 +154,9 @@ export class PushLoop {
         sleep: this.opts.sleep ?? sleep,
         ...(this.opts.retries === undefined ? {} : { retries: this.opts.retries })
       }, this.abort.signal)
+      // Its next read is an interval away, beyond any meter's keep-alive: 1000 meters' idle
+      // connections and their queues were most of a cycle's memory (README "Performance").
+      source.release?.()
       this.record(sensor.name, result, now, offset)
       return result
     })
@@ -235,9 +238,9 @@ export class PushLoop {
       const families = await this.opts.metrics.registry.getMetricsAsJSON()
       const wanted = new Set<string>(HEALTH_METRICS)
       const samples = families.filter((f) => wanted.has(f.name)).flatMap((f) => f.values.map((v) => ({ name: f.name, labels: v.labels, value: v.value })))
-      const lines = healthLines(samples, new Set(sensors), now)
+      const batches = healthBatches(samples, new Set(sensors), now, this.opts.live().config.influx.batchSize)
       await this.opts.writer.prepare(this.abort.signal)
-      await this.opts.writer.write(lines, this.abort.signal)
+      for (const batch of batches) await this.opts.writer.write(batch, this.abort.signal)
     } catch (err) {
       this.opts.log.warn({ code: errorCode(err) }, `the bridge's health (measurement ${HEALTH_MEASUREMENT}) not written this cycle: ${(err as Error).message}`)
     }

@@ -49,6 +49,7 @@ t.test('the Dockerfile: state in a volume that is the working directory, non-roo
   t.equal(image.volume, '/var/lib/egauge-bridge')
   t.equal(image.user, 'node')
   t.equal(image.configEnv, '/etc/egauge-bridge/egauge-bridge.yml')
+  t.match(runtime, /^ {4}MALLOC_MMAP_THRESHOLD_=131072$/m, 'glibc returns freed push batches to the system (README "Performance")')
   t.match(runtime, /^HEALTHCHECK [^\n]*\\\n\s+CMD \["node", "\/app\/dist\/cli\.js", "healthcheck"\]$/m)
   t.match(runtime, /chown node:node \/var\/lib\/egauge-bridge/)
   t.match(runtime, /org\.opencontainers\.image\.licenses="MIT"/)

@@ -87,6 +87,10 @@ export class WebApiClient implements MeterSource {
     await this.transport.close()
   }
 
+  release (): void {
+    this.transport.release()
+  }
+
   /** The meter's serial number and host name, once read (empty before, or without the right to read them). */
   identity (): MeterIdentity {
     return this.meterIdentity

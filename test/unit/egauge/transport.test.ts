@@ -316,3 +316,36 @@ t.test('redirects: http to https on the same host is followed once and remembere
   t.match((await rejects(t, down.fetchInst(), 'EGAUGE_HTTP_STATUS')).message, /^sensor m1: meter redirected \(HTTP 302\) to http:\/\/127\.0\.0\.1:\d+\/cgi-bin\/egauge; the bridge follows only http to https/)
   await down.close()
 })
+
+t.test('connections are let go once idle: none kept between push cycles, the next request opens one', async (t) => {
+  const server = createServer((req, res) => {
+    const answer = (): void => { res.writeHead(200, { 'content-type': 'text/xml' }).end('<data/>') }
+    if (req.url === '/slow') setTimeout(answer, 150)
+    else answer()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.closeAllConnections(); server.close() })
+  let opened = 0
+  const open = new Set<object>()
+  server.on('connection', (socket) => { opened++; open.add(socket); socket.on('close', () => { open.delete(socket) }) })
+  const transport = new MeterTransport(sensor(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), {}, 100)
+  t.teardown(() => transport.close())
+  const idle = async (): Promise<void> => { for (let i = 0; i < 100 && open.size > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20)) }
+  await Promise.all([transport.fetch('/a'), transport.fetch('/b')])
+  await transport.fetch('/c')
+  t.equal(opened, 2, 'two in flight: two connections, kept alive for the third request')
+  await idle()
+  t.equal(open.size, 0, 'closed by the bridge after 100 ms without a request')
+  t.equal((await transport.fetch('/d')).text, '<data/>', 'the next request opens a connection')
+  t.equal(opened, 3)
+  await idle()
+  t.equal(open.size, 0, 'and lets it go again')
+  // Push lets a meter's connections go as soon as it is done with it, never under a request.
+  const slow = transport.fetch('/slow')
+  transport.release()
+  t.equal((await slow).text, '<data/>', 'a release during a request: the request finishes')
+  t.equal(open.size, 1, 'and its connection is kept')
+  transport.release()
+  await idle()
+  t.equal(open.size, 0, 'released at once when idle')
+})

@@ -9,7 +9,8 @@ import { loadConfigText } from '../../../src/config/load.js'
 import { parseShow } from '../../../src/egauge/xml/parse.js'
 import { historyReadings } from '../../../src/model/rates.js'
 import { toLineProtocol } from '../../../src/formats/influx.js'
-import { historyBatches, historyText, lineProtocolOptions } from '../../../src/formats/render.js'
+import { historyBatches, historyText, lineProtocolOptions, MAX_RESPONSE_LINES } from '../../../src/formats/render.js'
+import { EgaugeError } from '../../../src/model/errors.js'
 import { Simulator } from '../../../src/simulator/server.js'
 
 const NOW = 1_700_000_000
@@ -61,4 +62,16 @@ t.test('legacy schema at minute resolution prints what its readings print, for k
   t.equal([...historyBatches(history, sensor, options, Number.POSITIVE_INFINITY)][0]!.body.toString(), direct, 'bytes and text agree')
   t.equal(direct, toLineProtocol(historyReadings(history, sensor.name), options))
   t.match(direct, /=-?\d+\.\d+ /, 'minute averages are not whole numbers')
+})
+
+t.test('a window of more than MAX_RESPONSE_LINES lines is refused with what to ask instead; a register list brings it under', async (t) => {
+  const columns = Array.from({ length: 200 }, (_, i) => ({ name: `r${i}`, type: 'P', kind: { quantity: 'power', unit: 'W', perUnit: 1 }, virtual: false }))
+  const history = { serial: '', columns, rows: Array.from({ length: 3601 }, (_, i) => ({ time: NOW - i, values: columns.map(() => 1000 - i) })) }
+  const all = loadConfigText('sensors:\n  - name: big\n    url: http://m\n', {}).config
+  const options = lineProtocolOptions(all.sensors[0]!, all.influx, 's')
+  t.throws(() => historyText(history, all.sensors[0]!, options), new EgaugeError('EGAUGE_TOO_LARGE', 'big', `window too large for one response: 3600 points × 200 registers = 720000 lines, more than ${MAX_RESPONSE_LINES}: ask a shorter window, a coarser step, or fewer registers (the sensor's registers list)`))
+  const two = loadConfigText('sensors:\n  - name: big\n    url: http://m\n    registers: [r1, r7]\n', {}).config
+  const text = historyText(history, two.sensors[0]!, options)
+  t.equal(text.split('\n').filter(Boolean).length, 7200)
+  t.match(text, /^egauge,quantity=power,register=r1,sensor=big,unit=W value=1,total=1000 1700000000\n/)
 })
