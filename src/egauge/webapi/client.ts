@@ -40,6 +40,9 @@ export function historyPath (q: HistoryQuery, totals: boolean): string {
   return `/api/register?raw${totals ? '&virtual=value' : ''}&time=${oldest}:${q.step}:${newest}&max-rows=${q.rows}`
 }
 
+/** How long a meter that could not be reached for its levels and identity is not asked again. */
+export const RELEARN_MS = 10 * 60_000
+
 export class WebApiClient implements MeterSource {
   private readonly sensor: PulledSensor
   private readonly transport: MeterTransport
@@ -49,12 +52,16 @@ export class WebApiClient implements MeterSource {
   private meterIdentity: MeterIdentity = {}
   /** Whether the meter has said what it keeps and who it is, or that this user may not read it. */
   private learned = false
+  /** After a meter that could not be reached: not asked again before then (unix ms). */
+  private learnAfter = 0
+  private readonly now: () => number
 
   constructor (sensor: PulledSensor, counters: SourceCounters = {}, now: () => number = Date.now) {
     this.sensor = sensor
     this.transport = new MeterTransport(sensor, counters)
     this.filter = registerFilter(sensor)
     this.auth = new WebApiAuth(this.transport, sensor, now)
+    this.now = now
   }
 
   tokenState (): TokenState {
@@ -99,11 +106,12 @@ export class WebApiClient implements MeterSource {
   /**
    * Reads `/api/sys/db`, `/api/sys/sn` and `/api/config/net/hostname` once, beside the first
    * current values. All need the `view_settings` right: a meter that refuses the first keeps the
-   * EG4xxx assumption and is not asked the others. A meter that cannot be reached is asked again
-   * next time; none of this fails the reading it accompanies.
+   * EG4xxx assumption and is not asked the others. A meter that cannot be reached there is asked
+   * again RELEARN_MS later, so that a hanging endpoint does not hold up every reading; none of
+   * this fails the reading it accompanies.
    */
   private async learnMeter (signal?: AbortSignal): Promise<void> {
-    if (this.learned) return
+    if (this.learned || this.now() < this.learnAfter) return
     try {
       this.levels = parseDbLevels((await this.get('/api/sys/db', signal)).text)
       const serialNumber = parseIdentityValue((await this.get('/api/sys/sn', signal)).text)
@@ -113,6 +121,7 @@ export class WebApiClient implements MeterSource {
     } catch (err) {
       // An answer, even a refusal or a malformed one, is the meter's word; a network error is not.
       if (!(err instanceof EgaugeError) || err.status !== undefined) this.learned = true
+      else this.learnAfter = this.now() + RELEARN_MS
     }
   }
 

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { validateConfig, type PulledSensor } from '../../../../src/config/schema.js'
 import { expiry, FALLBACK_LIFETIME_MS, REFRESH_MARGIN_MS } from '../../../../src/egauge/webapi/auth.js'
-import { historyPath, WebApiClient } from '../../../../src/egauge/webapi/client.js'
+import { historyPath, RELEARN_MS, WebApiClient } from '../../../../src/egauge/webapi/client.js'
 import { EgaugeError } from '../../../../src/model/errors.js'
 import { Simulator } from '../../../../src/simulator/server.js'
 import { identityOf, TOKEN_LIFETIME_S } from '../../../../src/simulator/webapi.js'
@@ -301,6 +301,9 @@ t.test('identity: a meter that could not be reached is asked again; a malformed 
   const c = client({}, `http://127.0.0.1:${(server.address() as AddressInfo).port}`)
   t.equal((await c.current()).data.identity?.serialNumber, undefined, 'the reading stands without it')
   t.same(c.retention().levels.map((l) => l.step), [1, 60, 900], 'not reached: the EG4xxx assumption for now')
+  await c.current()
+  t.equal(asked.filter((u) => u === '/api/sys/db').length, 1, 'not asked again at once: a hanging endpoint would hold up every reading')
+  nowMs += RELEARN_MS
   const second = await c.current()
   t.same(c.retention().levels, [{ step: 1, maxAge: 60 }, { step: 60, maxAge: Number.POSITIVE_INFINITY }], 'asked again: the meter\'s own levels')
   t.same(second.data.identity, { serialNumber: 'EG-4_x' }, 'a host name with a control character is left out')
