@@ -109,6 +109,8 @@ async function cycleCost (meters: number, cycles: number): Promise<CycleCost> {
     const w = await startWorker(['cycles', file, influx.url, String(cycles)])
     const r = JSON.parse(w.line) as { cpuSeconds: number[], points: number }
     if (w.child.exitCode === null) await once(w.child, 'exit')
+    // A cycle that writes nothing measures nothing (it once did, unnoticed, after push learned to resume from the database).
+    if (r.points < meters * 300 * 26) throw new Error(`the push cycles wrote ${r.points} points, fewer than ${meters} meters × 300 s × 26 registers`)
     return { meters, points: r.points, bridgeCpuS: percentile(r.cpuSeconds.slice(1), 50), influxCpuS: (processCpuSeconds(influx.pid) - influx0) / (cycles + 1) }
   } finally {
     await stop(sims.child)
