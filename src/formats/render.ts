@@ -7,7 +7,7 @@ import { registerFilter, type InfluxConfig, type SensorConfig } from '../config/
 import { EgaugeError } from '../model/errors.js'
 import type { History } from '../model/history.js'
 import type { OutputFormat, Precision } from '../model/output.js'
-import { forEachRate, historyReadings, windowReadings, type TimeRange } from '../model/rates.js'
+import { forEachRate, historyReadings, keptColumns, windowReadings, type TimeRange } from '../model/rates.js'
 import type { Snapshot } from '../model/readings.js'
 import type { MeterAnswer } from '../model/source.js'
 import { LineWriter, toLineProtocol, type LineProtocolOptions } from './influx.js'
@@ -79,7 +79,7 @@ export interface Batch {
  */
 export function historyText (history: History, sensor: SensorConfig, opts: LineProtocolOptions): string {
   const filter = registerFilter(sensor)
-  const registers = filter === undefined ? history.columns.length : history.columns.filter((c) => filter.has(c.name)).length
+  const registers = keptColumns(history.columns, filter).length
   const lines = Math.max(0, history.rows.length - 1) * registers
   if (lines > MAX_RESPONSE_LINES) {
     throw new EgaugeError('EGAUGE_TOO_LARGE', sensor.name, `window too large for one response: ${history.rows.length - 1} points × ${registers} registers = ${lines} lines, more than ${MAX_RESPONSE_LINES}: ask a shorter window, a coarser step, or fewer registers (the sensor's registers list)`)

@@ -73,12 +73,13 @@ function reading (sensor: string, column: Column, time: number, units: number, s
   }
 }
 
-interface KeptColumn {
+export interface KeptColumn {
   index: number
   column: Column
 }
 
-function keptColumns (columns: Column[], filter: RegisterFilter): KeptColumn[] {
+/** The columns that rates are given for: named, and in the sensor's register list if it has one. */
+export function keptColumns (columns: Column[], filter: RegisterFilter): KeptColumn[] {
   const keep: KeptColumn[] = []
   columns.forEach((column, index) => {
     if (column.name !== '' && (filter === undefined || filter.has(column.name))) keep.push({ index, column })

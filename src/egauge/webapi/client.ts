@@ -50,10 +50,11 @@ export class WebApiClient implements MeterSource {
   readonly auth: WebApiAuth
   private levels: Retention | undefined
   private meterIdentity: MeterIdentity = {}
-  /** Whether the meter has said what it keeps and who it is, or that this user may not read it. */
-  private learned = false
-  /** After a meter that could not be reached: not asked again before then (unix ms). */
-  private learnAfter = 0
+  /**
+   * When to ask the meter what it keeps and who it is (unix ms): at once at first, RELEARN_MS
+   * after it could not be reached, never again once it answered (or refused).
+   */
+  private learnAt = 0
   private readonly now: () => number
 
   constructor (sensor: PulledSensor, counters: SourceCounters = {}, now: () => number = Date.now) {
@@ -111,17 +112,17 @@ export class WebApiClient implements MeterSource {
    * this fails the reading it accompanies.
    */
   private async learnMeter (signal?: AbortSignal): Promise<void> {
-    if (this.learned || this.now() < this.learnAfter) return
+    if (this.now() < this.learnAt) return
     try {
       this.levels = parseDbLevels((await this.get('/api/sys/db', signal)).text)
       const serialNumber = parseIdentityValue((await this.get('/api/sys/sn', signal)).text)
       const hostname = parseIdentityValue((await this.get('/api/config/net/hostname', signal)).text)
       this.meterIdentity = { ...(serialNumber === undefined ? {} : { serialNumber }), ...(hostname === undefined ? {} : { hostname }) }
-      this.learned = true
+      this.learnAt = Number.POSITIVE_INFINITY
     } catch (err) {
       // An answer, even a refusal or a malformed one, is the meter's word; a network error is not.
-      if (!(err instanceof EgaugeError) || err.status !== undefined) this.learned = true
-      else this.learnAfter = this.now() + RELEARN_MS
+      const answered = !(err instanceof EgaugeError) || err.status !== undefined
+      this.learnAt = answered ? Number.POSITIVE_INFINITY : this.now() + RELEARN_MS
     }
   }
 

@@ -1,6 +1,7 @@
 /** `GET /api/sensors` (JSON) and `GET /` (the HTML status page drawn from the same data). */
 import type { FastifyInstance } from 'fastify'
 import { isPulled } from '../../config/schema.js'
+import type { MeterIdentity } from '../../model/readings.js'
 import type { ErrorStatus, ReceivedPush } from '../../telemetry/status-book.js'
 import type { AppOptions } from '../app.js'
 import { statusPage, type BridgeInfo } from '../status-page.js'
@@ -23,8 +24,7 @@ export function statusRoutes (app: FastifyInstance, opts: AppOptions): void {
         api: config.sensors.find((c) => c.name === s.name && c.url !== undefined)?.api ?? null,
         token: pool.source(s.name)?.tokenState?.() ?? null,
         // Who the meter says it is (the WebAPI, with the view_settings right); null where unknown.
-        serialNumber: pool.source(s.name)?.identity?.().serialNumber ?? null,
-        hostname: pool.source(s.name)?.identity?.().hostname ?? null,
+        ...identityJson(pool.source(s.name)?.identity?.()),
         lastFetch: iso(s.lastFetch),
         lastSuccess: iso(s.lastSuccess),
         lastError: errorJson(s.lastError),
@@ -78,6 +78,10 @@ export function statusRoutes (app: FastifyInstance, opts: AppOptions): void {
 function protocolLabel (api: string, token: string | undefined, serialNumber: string | undefined): string {
   if (api === 'xml') return 'XML API'
   return `JSON WebAPI, ${token === 'valid' ? 'logged in' : token === 'refused' ? 'login refused' : 'not logged in'}${serialNumber === undefined ? '' : `, serial number ${serialNumber}`}`
+}
+
+function identityJson (identity: MeterIdentity | undefined): { serialNumber: string | null, hostname: string | null } {
+  return { serialNumber: identity?.serialNumber ?? null, hostname: identity?.hostname ?? null }
 }
 
 function iso (ms: number | undefined): string | null {
