@@ -10,6 +10,7 @@ import type { Pool } from 'undici'
 import type { PulledSensor } from '../config/schema.js'
 import { EgaugeError } from '../model/errors.js'
 import type { SourceCounters } from '../model/source.js'
+import { deadline, type Deadline } from '../util/deadline.js'
 import { lazyRequire } from '../util/lazy.js'
 import { digestAuthorization, parseDigestChallenge, type DigestChallenge } from './digest.js'
 
@@ -152,20 +153,20 @@ export class MeterTransport {
       throw this.classify(err, signal ?? new AbortController().signal, 0)
     }
     const started = performance.now()
-    const timeout = AbortSignal.timeout(this.sensor.timeoutMs)
-    const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout])
+    const limit = deadline(this.sensor.timeoutMs, signal)
     this.inFlight++
     try {
-      const text = await run(combined)
-      this.settled()
+      const text = await run(limit.signal)
+      this.settled(limit)
       return { text, fetchSeconds: (performance.now() - started) / 1000 }
     } catch (err) {
-      this.settled()
-      throw this.classify(err, combined, performance.now() - started)
+      this.settled(limit)
+      throw this.classify(err, limit.signal, performance.now() - started)
     }
   }
 
-  private settled (): void {
+  private settled (limit: Deadline): void {
+    limit.release()
     if (--this.inFlight === 0) this.idle()
   }
 

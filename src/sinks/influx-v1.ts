@@ -1,6 +1,7 @@
 /** InfluxDB 1.x: `POST /write?db=&rp=&precision=s` with undici, and `CREATE DATABASE` when configured. */
 import type { Pool } from 'undici'
 import type { InfluxConfig } from '../config/schema.js'
+import { deadline } from '../util/deadline.js'
 import { lazyRequire } from '../util/lazy.js'
 import { redactUrl } from '../util/redact.js'
 import { networkError, serverMessage, statusError, WriteError } from './write-error.js'
@@ -84,14 +85,17 @@ export class InfluxV1Writer implements Writer {
     if (username !== undefined) headers.authorization = 'Basic ' + Buffer.from(`${username}:${password ?? ''}`).toString('base64')
     // The first write loads undici; the database's timeout starts after that, not before.
     const pool = this.connections()
-    const timeout = AbortSignal.timeout(this.config.timeoutMs)
+    const limit = deadline(this.config.timeoutMs, signal)
     let res
+    let text
     try {
-      res = await pool.request({ path: this.basePath + path, method: 'POST', headers, body, signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]) })
+      res = await pool.request({ path: this.basePath + path, method: 'POST', headers, body, signal: limit.signal })
+      text = await res.body.text()
+      limit.release()
     } catch (err) {
-      throw networkError(err, timeout.aborted)
+      limit.release()
+      throw networkError(err, limit.timedOut())
     }
-    const text = await res.body.text()
     if (res.statusCode >= 200 && res.statusCode < 300) {
       // InfluxDB 1.x answers 200 with {"results":[{"error":…}]} when a /query statement fails.
       if (res.statusCode === 200 && text.includes('"error"')) throw new WriteError('INFLUX_REJECTED', `InfluxDB refused the query: ${serverMessage(text)}`, 200)
