@@ -104,6 +104,9 @@ export class MeterTransport {
    */
   release (): void {
     if (this.inFlight > 0) return
+    // Nothing left for the idle timer to let go: one timer less per meter, and no wake-up for it.
+    clearTimeout(this.idleTimer)
+    this.idleTimer = undefined
     const old = this.pool
     this.pool = undefined
     old?.close().catch(() => {})

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
@@ -348,4 +349,20 @@ t.test('connections are let go once idle: none kept between push cycles, the nex
   transport.release()
   await idle()
   t.equal(open.size, 0, 'released at once when idle')
+  // Unref'd timers are invisible to process.getActiveResourcesInfo(), hence the look inside: one
+  // left armed per meter would wake an idle push bridge for nothing.
+  t.equal((transport as unknown as { idleTimer?: unknown }).idleTimer, undefined, 'and no idle timer is left armed')
+})
+
+t.test('requests under one long-lived signal leave nothing on it', async (t) => {
+  const server = createServer((_req, res) => { res.writeHead(200, { 'content-type': 'text/xml' }).end('<data/>') })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.closeAllConnections(); server.close() })
+  const transport = new MeterTransport(sensor(`http://127.0.0.1:${(server.address() as AddressInfo).port}`))
+  t.teardown(() => transport.close())
+  const shutdown = new AbortController()
+  for (let i = 0; i < 50; i++) await transport.fetch('/x', shutdown.signal)
+  await t.rejects(transport.fetch('/x', AbortSignal.abort()), { code: 'EGAUGE_TIMEOUT' })
+  t.equal(getEventListeners(shutdown.signal, 'abort').length, 0, 'no listener')
+  t.notOk(Object.getOwnPropertySymbols(shutdown.signal).some((s) => s.description === 'kDependantSignals'), 'and no AbortSignal.any() dependants (nodejs/node#55351)')
 })

@@ -2,6 +2,7 @@
  * The writers' error classification against servers that misbehave on purpose (as undici's own
  * tests do): status codes, Retry-After, error bodies, hangs and refused connections, for v1 and v2.
  */
+import { getEventListeners } from 'node:events'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
@@ -56,6 +57,17 @@ t.test('v1: what each answer means', async (t) => {
   const started = performance.now()
   t.equal((await failure(w.write('x'))).code, 'INFLUX_TIMEOUT')
   t.ok(performance.now() - started < 2000)
+})
+
+t.test('v1: writes under one long-lived signal leave nothing on it; an aborted write is not a timeout', async (t) => {
+  const url = await fakeDatabase(t, (_req, res) => res.writeHead(204).end())
+  const w = writer(t, { url, create_database: false })
+  const shutdown = new AbortController()
+  for (let i = 0; i < 50; i++) await w.write('m v=1 1\n', shutdown.signal)
+  t.equal(getEventListeners(shutdown.signal, 'abort').length, 0, 'no listener')
+  t.notOk(Object.getOwnPropertySymbols(shutdown.signal).some((s) => s.description === 'kDependantSignals'), 'and no AbortSignal.any() dependants (nodejs/node#55351)')
+  shutdown.abort()
+  t.equal((await failure(w.write('m v=1 1\n', shutdown.signal))).code, 'INFLUX_UNREACHABLE')
 })
 
 t.test('v1: unreachable, and no CREATE DATABASE when not asked', async (t) => {
