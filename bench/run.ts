@@ -47,7 +47,7 @@ for (const r of conversion.sweep) console.log(`| ${r.rows} | ${r.values} | ${r.m
 console.log('\nScale: one push cycle by meters (300 rows × 24 registers each), each in a fresh bridge process unless marked\n')
 console.log('| meters | points | wall s | bridge CPU s | influxd CPU s | bridge/influxd | bridge RSS MB | µs CPU/point |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
 for (const r of push.sweep) {
-  console.log(`| ${r.meters}${r.warm ? ' (running bridge)' : ''}${r.glibcDefault === true ? ' (default malloc)' : ''} | ${r.points} | ${r.wallS.toFixed(2)} | ${r.bridgeCpuS.toFixed(2)} | ${r.influxCpuS.toFixed(2)} | ${(r.bridgeCpuS / r.influxCpuS).toFixed(2)} | ${r.maxRssMB.toFixed(0)} | ${(r.bridgeCpuS * 1e6 / r.points).toFixed(1)} |`)
+  console.log(`| ${r.meters}${r.warm ? ' (running bridge)' : ''}${r.defaults === true ? ' (Node\'s and glibc\'s defaults)' : ''} | ${r.points} | ${r.wallS.toFixed(2)} | ${r.bridgeCpuS.toFixed(2)} | ${r.influxCpuS.toFixed(2)} | ${(r.bridgeCpuS / r.influxCpuS).toFixed(2)} | ${r.maxRssMB.toFixed(0)} | ${(r.bridgeCpuS * 1e6 / r.points).toFixed(1)} |`)
 }
 if (receive.sweep.length > 0) {
   console.log('\nScale: meters pushing one minute of 1-second rows (60 × 24 registers) to one bridge process; all at once, or spread over the interval\n')
