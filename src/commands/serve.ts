@@ -4,7 +4,6 @@
  * SIGTERM/SIGINT.
  */
 import { createBridge } from '../bridge/bridge.js'
-import { startDemo } from '../bridge/demo.js'
 import { configPath, loadConfigFile, stateFileProblem } from '../config/load.js'
 import { parseListen, type Config } from '../config/schema.js'
 import { ConfigError } from '../model/errors.js'
@@ -93,6 +92,9 @@ export async function runServer (opts: RunOptions): Promise<number> {
   let demo: { simulator: Simulator } | undefined
   let config: Config
   if (loaded === undefined) {
+    // Loaded for the demo only: the simulator imports node:http as ESM, whose facade makes Node
+    // 22+ load its own undici (10 ms of every start-up on Node 24).
+    const { startDemo } = await import('../bridge/demo.js')
     const started = await startDemo()
     demo = started
     config = started.config

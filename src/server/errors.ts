@@ -1,5 +1,4 @@
 /** Errors only the HTTP layer raises, and how the HTTP parser's refusals are answered. */
-import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 
 /** The request names something that is not configured: 404. */
@@ -14,14 +13,17 @@ export class NotFoundError extends Error {
  */
 export function plainClientError (err: Error & { code?: string }, socket: Duplex): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return
-  const [status, message] = err.code === 'HPE_HEADER_OVERFLOW'
-    ? [431, 'request headers (or URL) too large']
+  // The reason phrases are written out: an ESM import of node:http for its STATUS_CODES makes
+  // Node 22+ build the module's facade, which loads Node's own copy of undici for its lazy
+  // WebSocket export (10 ms of every start-up on Node 24, measured with --cpu-prof).
+  const [status, reason, message] = err.code === 'HPE_HEADER_OVERFLOW'
+    ? [431, 'Request Header Fields Too Large', 'request headers (or URL) too large']
     : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-      ? [408, 'request not received in time']
-      : [400, 'malformed HTTP request']
+      ? [408, 'Request Timeout', 'request not received in time']
+      : [400, 'Bad Request', 'malformed HTTP request']
   const body = message + '\n'
   if (socket.writable) {
-    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`)
+    socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`)
   }
   socket.destroy(err)
 }

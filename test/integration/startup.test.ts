@@ -49,3 +49,19 @@ t.test('a new bridge loads neither Fastify nor undici nor the InfluxDB client un
     app: ['fastify', 'undici', '@influxdata/influxdb-client']
   }, 'InfluxDB 2.x writes with its client')
 })
+
+t.test('serve loads no copy of Node\'s own undici: no module on its path imports node:http as ESM', async (t) => {
+  const internalUndici = async (body: string): Promise<string[]> => JSON.parse((await promisify(execFile)(process.execPath, ['--input-type=module', '-e',
+    `${body}\nconsole.log(JSON.stringify(process.moduleLoadList.filter((m) => m.includes('deps/undici'))))`])).stdout) as string[]
+  t.same(await internalUndici(`
+import '${dist}commands/serve.js'
+import { createBridge } from '${dist}bridge/bridge.js'
+import { validateConfig } from '${dist}config/schema.js'
+const bridge = createBridge({ config: validateConfig({ sensors: [{ name: 'm', url: 'http://127.0.0.1:9' }] }) })
+await bridge.app.ready()
+await bridge.close()`), [])
+  // The check can see what it guards against: on Node 24 (22 from one of its minors, not 20) an
+  // ESM import of node:http builds its facade, whose lazy WebSocket export loads undici (10 ms of
+  // CPU at start-up, measured with --cpu-prof).
+  if (Number(process.versions.node.split('.')[0]) >= 24) t.not((await internalUndici('import \'node:http\'')).length, 0)
+})
