@@ -2,7 +2,7 @@
  * Push cycle: N simulated meters × 300 rows × 24 registers into a real InfluxDB 1.6 on this
  * machine. The bridge's CPU is compared with InfluxDB's CPU for the same cycle.
  */
-import { writeFileSync, mkdtempSync } from 'node:fs'
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs'
 import { once } from 'node:events'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,8 +12,19 @@ import { startWorker, stop } from './servers.js'
 
 export interface CycleRow { meters: number, warm: boolean, points: number, wallS: number, bridgeCpuS: number, influxCpuS: number, maxRssMB: number, defaults?: boolean }
 
-/** The malloc and V8 heap settings of the Docker image (Dockerfile): the bridge as it is shipped. */
-const IMAGE_ENV = { MALLOC_MMAP_THRESHOLD_: '131072', NODE_OPTIONS: '--max-semi-space-size=8 --max-old-space-size=1024' }
+/**
+ * The malloc and V8 heap settings of the Docker image, read from its Dockerfile so that the bench
+ * measures the bridge as it is shipped, whatever the image sets (test/integration/image.test.ts
+ * pins the values).
+ */
+const IMAGE_ENV = imageEnv(readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8'))
+
+function imageEnv (dockerfile: string): Record<string, string> {
+  const malloc = /^\s+MALLOC_MMAP_THRESHOLD_=(\d+)/m.exec(dockerfile)?.[1]
+  const nodeOptions = /^\s+NODE_OPTIONS="([^"]*)"/m.exec(dockerfile)?.[1]
+  if (malloc === undefined || nodeOptions === undefined) throw new Error('the Dockerfile no longer sets MALLOC_MMAP_THRESHOLD_ and NODE_OPTIONS: update bench/push-cycle.ts')
+  return { MALLOC_MMAP_THRESHOLD_: malloc, NODE_OPTIONS: nodeOptions }
+}
 
 async function cycle (meters: number, warm = false, env: Record<string, string> = IMAGE_ENV): Promise<CycleRow> {
   const influx = await startInflux()
