@@ -2,12 +2,7 @@ import { getEventListeners } from 'node:events'
 import t from 'tap'
 import { deadline } from '../../../src/util/deadline.js'
 import { sleep } from '../../../src/util/sleep.js'
-
-/** The set in which Node's AbortSignal.any() keeps a WeakRef to every signal made from this one. */
-function dependants (signal: AbortSignal): Set<unknown> | undefined {
-  const key = Object.getOwnPropertySymbols(signal).find((s) => s.description === 'kDependantSignals')
-  return key === undefined ? undefined : (signal as unknown as Record<symbol, Set<unknown>>)[key]
-}
+import { dependants } from '../../helpers/signals.js'
 
 t.test('the time runs out: the signal aborts with a TimeoutError and says it timed out', async (t) => {
   const parent = new AbortController()
