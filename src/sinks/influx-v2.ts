@@ -4,6 +4,7 @@
  */
 import type { InfluxDB } from '@influxdata/influxdb-client'
 import type { InfluxConfig } from '../config/schema.js'
+import { deadline } from '../util/deadline.js'
 import { lazyRequire } from '../util/lazy.js'
 import { redactUrl } from '../util/redact.js'
 import { newestFromAnswer, newestQueryPath } from './victoria.js'
@@ -32,18 +33,24 @@ export class InfluxV2Writer implements Writer {
 
   async write (lines: string | Buffer, signal?: AbortSignal): Promise<void> {
     const params = new URLSearchParams({ org: this.config.org, bucket: this.config.bucket, precision: 's' })
+    const connection = this.connection()
+    // The client adds an abort listener to the signal it is given and never removes it: given the
+    // push loop's process-long signal, every write left one behind. It gets a signal of its own.
+    const limit = deadline(this.config.timeoutMs, signal)
     try {
       // The client's request() sends strings only (it would JSON-encode a Buffer).
-      await this.connection().transport.request(`/api/v2/write?${params.toString()}`, typeof lines === 'string' ? lines : lines.toString('utf8'), {
+      await connection.transport.request(`/api/v2/write?${params.toString()}`, typeof lines === 'string' ? lines : lines.toString('utf8'), {
         method: 'POST',
         headers: { 'content-type': 'text/plain; charset=utf-8' },
         gzipThreshold: 64 * 1024,
-        ...(signal === undefined ? {} : { signal })
+        signal: limit.signal
       })
+      limit.release()
     } catch (err) {
+      limit.release()
       const { HttpError, RequestTimedOutError } = influxClient()
       if (err instanceof HttpError) throw statusError(err.statusCode, serverMessage(err.body ?? ''), err.headers?.['retry-after'] as string | undefined)
-      throw networkError(err, err instanceof RequestTimedOutError)
+      throw networkError(err, err instanceof RequestTimedOutError || limit.timedOut())
     }
   }
 
@@ -72,14 +79,19 @@ export class InfluxV2Writer implements Writer {
 
   /** One request through the client's transport; its errors as WriteError. */
   private async text (path: string, body: string, options: { method: string, headers?: Record<string, string>, signal?: AbortSignal }): Promise<string> {
+    const connection = this.connection()
+    // A signal of its own, as in write().
+    const limit = deadline(this.config.timeoutMs, options.signal)
     try {
       // The client parses a JSON answer itself.
-      const answer: unknown = await this.connection().transport.request(path, body, options)
+      const answer: unknown = await connection.transport.request(path, body, { ...options, signal: limit.signal })
+      limit.release()
       return typeof answer === 'string' ? answer : JSON.stringify(answer)
     } catch (err) {
+      limit.release()
       const { HttpError, RequestTimedOutError } = influxClient()
       if (err instanceof HttpError) throw statusError(err.statusCode, serverMessage(err.body ?? ''), undefined)
-      throw networkError(err, err instanceof RequestTimedOutError)
+      throw networkError(err, err instanceof RequestTimedOutError || limit.timedOut())
     }
   }
 

@@ -104,6 +104,20 @@ t.test('v2: the client library errors become the same classes', async (t) => {
   t.same([(await failure(down.write('x'))).code], ['INFLUX_UNREACHABLE'])
 })
 
+t.test('v2: writes and queries under one long-lived signal leave no listener on it (the client never removes its own)', async (t) => {
+  const url = await fakeDatabase(t, (req, res) => {
+    req.resume()
+    if (req.url!.startsWith('/api/v2/query')) res.writeHead(200, { 'content-type': 'text/csv' }).end('_time\r\n2023-11-14T22:13:20Z\r\n')
+    else res.writeHead(204).end()
+  })
+  const w = writer(t, { version: 2, url, org: 'home', bucket: 'energy', token: 'tok' })
+  const shutdown = new AbortController()
+  for (let i = 0; i < 20; i++) await w.write('m v=1 1\n', shutdown.signal)
+  for (let i = 0; i < 5; i++) t.equal(await w.newest!({ measurement: 'm', tags: {} }, 0, shutdown.signal), 1700000000)
+  t.equal(getEventListeners(shutdown.signal, 'abort').length, 0)
+  t.equal(dependants(shutdown.signal), undefined)
+})
+
 t.test('a database that echoes the credentials into its error body: never in the message, raw or base64', async (t) => {
   const password = 'db-secret-pass-1'
   const token = 'tok-secret-0123456789'
